@@ -1,0 +1,44 @@
+"""Shared pytest fixtures.
+
+* ``shared_data``: ``../shared/data`` beside the checkout (real scans, read in place,
+  never copied); tests marked ``realdata`` skip when it is absent.
+* ``tmp_out``: a fresh output folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path:
+    env = os.environ.get("BONEQUALITY_SHARED")
+    return Path(env) if env else REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    data = _shared_dir() / "data"
+    if not data.is_dir():
+        pytest.skip(f"shared data folder {data} not present")
+    return data
+
+
+@pytest.fixture(scope="session")
+def example_ct_path(shared_data) -> Path:
+    p = shared_data / "totalsegmentator_example_ct" / "example_ct.nii.gz"
+    if not p.exists():
+        pytest.skip(f"{p} not present")
+    return p
+
+
+@pytest.fixture(scope="session")
+def example_dicom_dir(shared_data) -> Path:
+    p = shared_data / "totalsegmentator_example_dicom"
+    if not p.is_dir():
+        pytest.skip(f"{p} not present")
+    return p

@@ -1,0 +1,24 @@
+"""`import bonequality` must not pull in slicer, qt, ctk or vtk (checked in a fresh interpreter)."""
+
+import json
+import subprocess
+import sys
+
+FORBIDDEN = ("slicer", "qt", "ctk", "vtk", "vtkmodules", "PythonQt")
+
+
+def test_import_bonequality_loads_no_gui_or_mrml_modules():
+    code = (
+        "import sys, json, bonequality, bonequality.cli, bonequality.geometry, bonequality.segmentation;"
+        f"print(json.dumps([m for m in {FORBIDDEN!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_importing_the_cli_registers_commands():
+    from bonequality.cli import build_parser
+
+    text = build_parser().format_help()
+    assert "phantom" in text
+    assert "demo" in text

@@ -1,0 +1,96 @@
+"""``bonequality`` command-line interface: one subcommand per analysis.
+
+The only place in the package that prints or exits. Exit codes: 0 success, 2 bad input
+(a :class:`~bonequality.errors.BoneQualityError`, or bad arguments), 1 internal error,
+130 interrupted. Outputs are written atomically by the commands, so a failure leaves no
+partial file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+
+from . import __version__
+from .commands import load_commands
+from .errors import BoneQualityError, OperationCancelled
+from .outputs import json_default
+
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for any bad input
+        self.exit(2, f"bonequality: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bonequality", description="CT bone quality around the sacrum and spine.")
+    parser.add_argument("--version", action="version", version=f"bonequality {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for mod in load_commands():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+class _Bar:
+    """tqdm progress bar on stderr driven by ``progress(fraction, message)``."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, file=sys.stderr, leave=False, bar_format="{l_bar}{bar}| {elapsed}")
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(message[:40])
+            self.bar.n = int(fraction * 1000)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
+    try:
+        result = args._run(args, bar)
+    except BoneQualityError as exc:
+        bar.close()
+        print(f"bonequality: error: {exc}", file=sys.stderr)
+        return 2
+    except (OperationCancelled, KeyboardInterrupt):
+        bar.close()
+        print("bonequality: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: show where, exit 1
+        bar.close()
+        traceback.print_exc(file=sys.stderr)
+        print(f"bonequality: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    bar.close()
+    if result is not None:
+        print(json.dumps(result, indent=2, default=json_default))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

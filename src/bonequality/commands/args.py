@@ -1,0 +1,41 @@
+"""Argument parsing helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+__all__ = ["point_lps", "positive_float", "two_floats"]
+
+
+def point_lps(text: str) -> np.ndarray:
+    """``"x,y,z"`` (LPS mm) to a (3,) array; argparse reports a bad value with exit 2."""
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not x,y,z in mm (three numbers separated by commas)"
+        ) from None
+    if len(vals) != 3 or not np.all(np.isfinite(vals)):
+        raise argparse.ArgumentTypeError(f"'{text}' is not x,y,z in mm (three finite numbers)")
+    return np.array(vals)
+
+
+def two_floats(text: str) -> tuple[float, float]:
+    """``"a,b"`` to two floats."""
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not two numbers separated by a comma") from None
+    return a, b
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be positive")
+    return v

@@ -1,0 +1,77 @@
+"""One exception family for the whole library.
+
+Every message names the input that is wrong and says what to do about it. The CLI maps
+:class:`BoneQualityError` to exit code 2 (bad input) and anything else to exit code 1.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnalysisError",
+    "BoneQualityError",
+    "CalibrationError",
+    "GeometryError",
+    "GeometryMismatchError",
+    "InputFileError",
+    "LandmarkError",
+    "MaskError",
+    "NotCTError",
+    "OperationCancelled",
+    "OutsideImageError",
+]
+
+
+class BoneQualityError(ValueError):
+    """Base class: bad input that the user can fix. The message names the input."""
+
+
+class InputFileError(BoneQualityError):
+    """A file is missing, unreadable, corrupt or of an unsupported kind."""
+
+
+class NotCTError(BoneQualityError):
+    """An image does not look like a CT in Hounsfield units (e.g. an MR image)."""
+
+
+class LandmarkError(BoneQualityError):
+    """Landmarks are missing, duplicated, non-finite, outside the image or degenerate.
+
+    Parameters
+    ----------
+    message : str
+        Full, user-facing message.
+    labels : sequence of str
+        The landmark labels the problem concerns (for GUIs that highlight them).
+    """
+
+    def __init__(self, message: str, labels: tuple[str, ...] | list[str] = ()):
+        super().__init__(message)
+        self.labels = tuple(labels)
+
+
+class OutsideImageError(LandmarkError):
+    """A point lies outside the image extent."""
+
+
+class GeometryError(BoneQualityError):
+    """Degenerate geometry: coincident or collinear points, parallel lines, zero vectors."""
+
+
+class MaskError(BoneQualityError):
+    """A mask or segmentation is empty, does not overlap the image, or is too small."""
+
+
+class GeometryMismatchError(MaskError):
+    """Two images that must share a grid (or at least overlap) do not."""
+
+
+class CalibrationError(BoneQualityError):
+    """A BMD calibration is malformed or ill-conditioned."""
+
+
+class AnalysisError(BoneQualityError):
+    """The data do not allow the measurement (e.g. a corridor that never leaves bone)."""
+
+
+class OperationCancelled(Exception):  # noqa: N818 - reads better at call sites than ...Error
+    """Raised by a progress callback to stop long work; not an input error."""

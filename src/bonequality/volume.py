@@ -1,0 +1,362 @@
+"""Images in patient LPS millimetres: :class:`Volume`, its I/O and its geometry.
+
+Conventions (the SimpleITK ones, used throughout the library):
+
+* ``array`` is indexed ``[k, j, i]`` (numpy order, slowest axis first).
+* ``spacing``, ``origin`` and the columns of ``direction`` are in ``(x, y, z)`` =
+  ``(i, j, k)`` order; physical coordinates are LPS millimetres.
+* ``physical = origin + direction @ (spacing * ijk)`` with ``ijk`` continuous indices
+  whose integer values are voxel centres.
+
+Slicer's RAS convention is handled only in :mod:`bonequality.frames`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from .errors import GeometryMismatchError, InputFileError, MaskError, NotCTError, OutsideImageError
+from .outputs import atomic_file
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Volume", "read_dicom_series", "read_image"]
+
+#: File endings SimpleITK reads and writes for us (``.seg.nrrd`` is handled by segmentation.py).
+IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """A 3-D image on an oriented grid in LPS millimetres.
+
+    Parameters
+    ----------
+    array : (nk, nj, ni) ndarray
+        Voxel values, numpy ``[k, j, i]`` order.
+    spacing : (3,) float, mm
+        Voxel size along ``i, j, k``.
+    origin : (3,) float, mm, LPS
+        Physical position of voxel ``(0, 0, 0)``'s centre.
+    direction : (3, 3) float
+        Orthonormal matrix whose columns are the LPS unit vectors of the ``i, j, k`` axes.
+    """
+
+    array: np.ndarray
+    spacing: np.ndarray
+    origin: np.ndarray
+    direction: np.ndarray
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.array)
+        if arr.ndim != 3:
+            raise InputFileError(f"image must be 3-D, got an array of shape {arr.shape}")
+        spacing = np.asarray(self.spacing, dtype=float).reshape(3)
+        origin = np.asarray(self.origin, dtype=float).reshape(3)
+        direction = np.asarray(self.direction, dtype=float).reshape(3, 3)
+        if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+            raise InputFileError(f"image spacing must be positive and finite, got {spacing.tolist()}")
+        if not np.all(np.isfinite(origin)):
+            raise InputFileError(f"image origin must be finite, got {origin.tolist()}")
+        if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
+            raise InputFileError(f"image direction matrix is not orthonormal: {direction.tolist()}")
+        object.__setattr__(self, "array", arr)
+        object.__setattr__(self, "spacing", spacing)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "direction", direction)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_array(
+        cls,
+        array: np.ndarray,
+        *,
+        spacing=(1.0, 1.0, 1.0),
+        origin=(0.0, 0.0, 0.0),
+        direction=None,
+    ) -> Volume:
+        """Build a volume from a ``[k, j, i]`` array and its geometry (identity direction by default)."""
+        return cls(
+            array, np.asarray(spacing), np.asarray(origin), np.eye(3) if direction is None else direction
+        )
+
+    def with_array(self, array: np.ndarray) -> Volume:
+        """A volume on the same grid holding ``array`` (same shape required)."""
+        array = np.asarray(array)
+        if array.shape != self.array.shape:
+            raise GeometryMismatchError(
+                f"array shape {array.shape} does not match the grid {self.array.shape}"
+            )
+        return Volume(array, self.spacing, self.origin, self.direction)
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def shape_ijk(self) -> tuple[int, int, int]:
+        """Grid size in ``(i, j, k)`` order."""
+        nk, nj, ni = self.array.shape
+        return ni, nj, nk
+
+    @property
+    def voxel_volume_mm3(self) -> float:
+        """Volume of one voxel in mm³."""
+        return float(np.prod(self.spacing))
+
+    @property
+    def index_to_physical_matrix(self) -> np.ndarray:
+        """(4, 4) homogeneous matrix mapping ``(i, j, k, 1)`` to LPS ``(x, y, z, 1)``."""
+        m = np.eye(4)
+        m[:3, :3] = self.direction * self.spacing[np.newaxis, :]
+        m[:3, 3] = self.origin
+        return m
+
+    def index_to_physical(self, ijk) -> np.ndarray:
+        """Continuous indices ``(..., 3)`` in ``(i, j, k)`` order to LPS mm ``(..., 3)``."""
+        ijk = np.asarray(ijk, dtype=float)
+        return ijk @ (self.direction * self.spacing).T + self.origin
+
+    def physical_to_index(self, points) -> np.ndarray:
+        """LPS mm ``(..., 3)`` to continuous ``(i, j, k)`` indices ``(..., 3)``."""
+        points = np.asarray(points, dtype=float)
+        # direction is orthonormal, so its inverse is its transpose.
+        return ((points - self.origin) @ self.direction) / self.spacing
+
+    def contains(self, points, *, margin_mm: float = 0.0) -> np.ndarray:
+        """Whether LPS points lie inside the image extent (voxel edges), shrunk by ``margin_mm``."""
+        idx = self.physical_to_index(points)
+        lo = -0.5 + margin_mm / self.spacing
+        hi = np.asarray(self.shape_ijk, dtype=float) - 0.5 - margin_mm / self.spacing
+        return np.all((idx >= lo) & (idx <= hi), axis=-1)
+
+    def require_inside(self, points, names, *, what: str = "point") -> None:
+        """Raise :class:`OutsideImageError` naming every point outside the image."""
+        points = np.atleast_2d(np.asarray(points, dtype=float))
+        names = list(names)
+        inside = self.contains(points)
+        bad = [n for n, ok in zip(names, inside) if not ok]
+        if bad:
+            lo, hi = self.physical_bounds()
+            raise OutsideImageError(
+                f"{what}(s) outside the image: {', '.join(bad)}. The image spans LPS "
+                f"{np.round(lo, 1).tolist()} to {np.round(hi, 1).tolist()} mm; move them onto the anatomy.",
+                bad,
+            )
+
+    def physical_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned LPS bounding box ``(min, max)`` of the image's voxel corners."""
+        n = np.asarray(self.shape_ijk, dtype=float)
+        corners = np.array(
+            [[a, b, c] for a in (-0.5, n[0] - 0.5) for b in (-0.5, n[1] - 0.5) for c in (-0.5, n[2] - 0.5)]
+        )
+        pts = self.index_to_physical(corners)
+        return pts.min(axis=0), pts.max(axis=0)
+
+    def center(self) -> np.ndarray:
+        """LPS position of the grid centre."""
+        return self.index_to_physical((np.asarray(self.shape_ijk, dtype=float) - 1) / 2)
+
+    def same_grid(self, other: Volume, *, atol: float = 1e-4) -> bool:
+        """True when ``other`` has the same shape, spacing, origin and direction."""
+        return (
+            self.array.shape == other.array.shape
+            and np.allclose(self.spacing, other.spacing, atol=atol)
+            and np.allclose(self.origin, other.origin, atol=atol)
+            and np.allclose(self.direction, other.direction, atol=atol)
+        )
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, points, *, order: int = 1, fill: float = np.nan) -> np.ndarray:
+        """Interpolate the image at LPS points.
+
+        Parameters
+        ----------
+        points : (..., 3) float, mm, LPS
+        order : int
+            Spline order: 1 = trilinear (default), 0 = nearest voxel.
+        fill : float
+            Value returned outside the image (NaN by default).
+
+        Returns
+        -------
+        (...) float64 ndarray
+        """
+        points = np.asarray(points, dtype=float)
+        shape = points.shape[:-1]
+        idx = self.physical_to_index(points.reshape(-1, 3))
+        coords = idx[:, ::-1].T  # (k, j, i) rows for map_coordinates
+        data = self.array if self.array.dtype.kind == "f" else self.array.astype(np.float32)
+        out = ndimage.map_coordinates(data, coords, order=order, mode="nearest", output=np.float64)
+        outside = ~self.contains(points.reshape(-1, 3))
+        out[outside] = fill
+        return out.reshape(shape)
+
+    # ------------------------------------------------------------------ resampling
+    def resample_like(self, reference: Volume, *, order: int = 0, fill: float = 0) -> Volume:
+        """Resample onto ``reference``'s grid (nearest neighbour by default, for masks)."""
+        interp = sitk.sitkNearestNeighbor if order == 0 else sitk.sitkLinear
+        out = sitk.Resample(self.to_sitk(), reference.to_sitk(), sitk.Transform(), interp, float(fill))
+        return Volume.from_sitk(out)
+
+    def resample_isotropic(self, spacing_mm: float, *, order: int = 1) -> Volume:
+        """Resample to isotropic ``spacing_mm`` on the same oriented extent."""
+        n = np.asarray(self.shape_ijk, dtype=float)
+        new_n = np.maximum(1, np.round(n * self.spacing / spacing_mm)).astype(int)
+        ref = sitk.Image([int(v) for v in new_n], sitk.sitkUInt8)
+        ref.SetSpacing([spacing_mm] * 3)
+        ref.SetDirection(self.direction.ravel().tolist())
+        # Keep the outer voxel edge where it was.
+        ref.SetOrigin(self.index_to_physical([-0.5] * 3) + self.direction @ np.full(3, spacing_mm / 2))
+        interp = sitk.sitkNearestNeighbor if order == 0 else sitk.sitkLinear
+        src = self.to_sitk()
+        if order != 0:
+            src = sitk.Cast(src, sitk.sitkFloat32)
+        return Volume.from_sitk(sitk.Resample(src, ref, sitk.Transform(), interp, 0.0))
+
+    # ------------------------------------------------------------------ checks
+    def require_ct(self, name: str = "image") -> None:
+        """Raise :class:`NotCTError` unless the values look like CT in Hounsfield units.
+
+        A CT in HU has air or fat (-1100 to -150 HU) somewhere and nothing far below -1100
+        other than scanner padding (-2048, -3024, ...). An MR image or a CT whose stored
+        values were never rescaled (air near 0) has no such voxels.
+        """
+        a = self.array
+        if a.dtype.kind not in "iuf":
+            raise NotCTError(f"{name}: pixel type {a.dtype} is not a scalar CT image")
+        sample = a.ravel()[:: max(1, a.size // 2_000_000)].astype(np.float32)
+        low_tissue = np.mean((sample >= -1100) & (sample <= -150))
+        bone_or_soft = np.mean((sample > -150) & (sample < 4000))
+        if low_tissue < 1e-4 or bone_or_soft < 1e-3:
+            raise NotCTError(
+                f"{name} does not look like a CT in Hounsfield units (values {float(sample.min()):.0f} "
+                f"to {float(sample.max()):.0f}; no air or fat below -150 HU). Load a CT with the DICOM "
+                "rescale applied, not an MR or an unscaled image."
+            )
+
+    def require_overlap(self, other: Volume, *, name: str, other_name: str = "the CT") -> None:
+        """Raise :class:`GeometryMismatchError` if the two images' extents do not intersect."""
+        lo1, hi1 = self.physical_bounds()
+        lo2, hi2 = other.physical_bounds()
+        if np.any(hi1 < lo2) or np.any(hi2 < lo1):
+            raise GeometryMismatchError(
+                f"{name} does not overlap {other_name}: it spans LPS {np.round(lo1, 1).tolist()} to "
+                f"{np.round(hi1, 1).tolist()} mm, {other_name} {np.round(lo2, 1).tolist()} to "
+                f"{np.round(hi2, 1).tolist()} mm. Use a mask made on this CT."
+            )
+
+    def mask_on(self, reference: Volume, *, name: str = "mask") -> np.ndarray:
+        """This image as a boolean mask on ``reference``'s grid (nonzero = inside).
+
+        Resamples with nearest neighbour when the grids differ; raises :class:`MaskError`
+        when the mask is empty or does not overlap ``reference``.
+        """
+        if not np.any(self.array):
+            raise MaskError(f"{name} is empty (no nonzero voxels); segment the structure first.")
+        if not self.same_grid(reference):
+            self.require_overlap(reference, name=name)
+            resampled = self.with_array((self.array != 0).astype(np.uint8)).resample_like(reference, order=0)
+            mask = resampled.array != 0
+        else:
+            mask = self.array != 0
+        if not mask.any():
+            raise GeometryMismatchError(f"{name} does not overlap the CT after resampling onto its grid.")
+        return mask
+
+    # ------------------------------------------------------------------ SimpleITK and files
+    def to_sitk(self) -> sitk.Image:
+        """SimpleITK image with the same geometry (the array is copied)."""
+        arr = self.array
+        if arr.dtype == bool:
+            arr = arr.astype(np.uint8)
+        img = sitk.GetImageFromArray(np.ascontiguousarray(arr))
+        img.SetSpacing(self.spacing.tolist())
+        img.SetOrigin(self.origin.tolist())
+        img.SetDirection(self.direction.ravel().tolist())
+        return img
+
+    @classmethod
+    def from_sitk(cls, image: sitk.Image) -> Volume:
+        """Volume from a 3-D scalar SimpleITK image."""
+        if image.GetDimension() != 3:
+            raise InputFileError(f"image must be 3-D, got {image.GetDimension()}-D")
+        if image.GetNumberOfComponentsPerPixel() != 1:
+            raise InputFileError(
+                f"image has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
+                "a scalar CT is needed"
+            )
+        return cls(
+            sitk.GetArrayFromImage(image),
+            np.array(image.GetSpacing()),
+            np.array(image.GetOrigin()),
+            np.array(image.GetDirection()).reshape(3, 3),
+        )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, name: str | None = None) -> Volume:
+        """Read NRRD, NIfTI, MHA/MHD or a DICOM series folder (see :func:`read_image`)."""
+        return read_image(path, name=name)
+
+    def write(self, path: str | os.PathLike, *, compress: bool = True) -> None:
+        """Write atomically to NRRD, NIfTI or MHA (chosen by the file ending)."""
+        path = Path(path)
+        if not str(path).lower().endswith(IMAGE_SUFFIXES):
+            raise InputFileError(f"{path}: unsupported output ending; use one of {', '.join(IMAGE_SUFFIXES)}")
+        with atomic_file(path) as tmp:
+            sitk.WriteImage(self.to_sitk(), str(tmp), compress)
+
+
+def read_image(path: str | os.PathLike, *, name: str | None = None) -> Volume:
+    """Read a 3-D image: a file SimpleITK reads, or a folder holding a DICOM series.
+
+    Parameters
+    ----------
+    path : path-like
+        File (``.nrrd``, ``.nii.gz``, ``.mha``, ...) or DICOM folder.
+    name : str, optional
+        How to call this input in error messages (default: the path).
+    """
+    path = Path(path)
+    label = name or str(path)
+    if not path.exists():
+        raise InputFileError(f"{label}: file not found; check the path.")
+    if path.is_dir():
+        return read_dicom_series(path, name=label)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown reader error"
+        raise InputFileError(
+            f"{label}: cannot be read as an image ({first[:200]}). "
+            "Is it a complete NRRD, NIfTI, MHA or DICOM file?"
+        ) from exc
+    if image.GetDimension() == 2:
+        raise InputFileError(f"{label}: is a 2-D image; a 3-D CT volume is needed.")
+    if image.GetDimension() == 4 and image.GetSize()[3] == 1:
+        image = image[:, :, :, 0]
+    return Volume.from_sitk(image)
+
+
+def read_dicom_series(folder: str | os.PathLike, *, name: str | None = None) -> Volume:
+    """Read the largest DICOM series in ``folder`` (rescale slope/intercept applied by GDCM)."""
+    folder = Path(folder)
+    label = name or str(folder)
+    reader = sitk.ImageSeriesReader()
+    series = reader.GetGDCMSeriesIDs(str(folder))
+    if not series:
+        raise InputFileError(f"{label}: folder holds no DICOM series; point to a folder of CT slices.")
+    files = max((reader.GetGDCMSeriesFileNames(str(folder), s) for s in series), key=len)
+    if len(files) < 2:
+        raise InputFileError(f"{label}: the DICOM series has a single slice; a 3-D CT is needed.")
+    reader.SetFileNames(files)
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise InputFileError(f"{label}: DICOM series cannot be read ({str(exc).strip()[:200]})") from exc
+    log.info("read DICOM series of %d slices from %s", len(files), folder)
+    return Volume.from_sitk(image)
