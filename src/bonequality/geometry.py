@@ -297,8 +297,9 @@ def march_to_exit(
     k += search_from
     if not inside[k] and inside[k - 1] and hu[k - 1] >= threshold:
         raise AnalysisError(
-            f"{name}: reaches the image edge inside bone at LPS {np.round(pts[k], 1).tolist()}; "
-            "the image does not cover where the corridor leaves the bone."
+            f"{name}: reaches the image edge inside bone at LPS {np.round(pts[k], 1).tolist()}, so it "
+            "never leaves bone within the image. Use an image that covers where it leaves the bone, or "
+            "check the landmarks and the bone threshold."
         )
     # Sub-step crossing between k-1 (bone) and k (below).
     h0, h1 = hu[k - 1], hu[k]

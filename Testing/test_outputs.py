@@ -1,0 +1,57 @@
+"""Atomic outputs: a failure leaves nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from bonequality.outputs import atomic_files, atomic_output_dir
+
+
+def test_atomic_files_all_or_nothing(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+
+    def fail_midway():
+        with atomic_files(a, b) as (ta, _):
+            ta.write_text("A")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway()
+    assert list(tmp_path.iterdir()) == []
+    with atomic_files(a, b) as (ta, tb):
+        ta.write_text("A")
+        tb.write_text("B")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_atomic_files_require_every_output(tmp_path):
+    def write_one_of_two():
+        with atomic_files(tmp_path / "x", tmp_path / "y") as (tx, _):
+            tx.write_text("only one")
+
+    with pytest.raises(RuntimeError, match="not written"):
+        write_one_of_two()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_output_dir_keeps_existing_and_creates_nothing_on_failure(tmp_path):
+    out = tmp_path / "results"
+
+    def fail_midway():
+        with atomic_output_dir(out) as stage:
+            (stage / "summary.json").write_text("{}")
+            raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        fail_midway()
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    out.mkdir()
+    (out / "keep.txt").write_text("keep")
+    with atomic_output_dir(out) as stage:
+        (stage / "summary.json").write_text("{}")
+        (stage / "sub").mkdir()
+        (stage / "sub" / "x.csv").write_text("a")
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert written == ["keep.txt", "sub", "sub/x.csv", "summary.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
