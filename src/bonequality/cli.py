@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
         print(f"bonequality: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unwritable output folder, full disk, ...: the user can fix it
+        bar.close()
+        print(f"bonequality: error: cannot write output: {exc}", file=sys.stderr)
+        return 2
     except (OperationCancelled, KeyboardInterrupt):
         bar.close()
         print("bonequality: interrupted; no partial output was written", file=sys.stderr)
