@@ -42,3 +42,21 @@ def example_dicom_dir(shared_data) -> Path:
     if not p.is_dir():
         pytest.skip(f"{p} not present")
     return p
+
+
+# ---------------------------------------------------------------------------------------
+# MRML fixtures (owner: the bonequality.mrml / Slicer modules work). Tests marked
+# ``mrml`` use Slicer's real MRML classes from the slicer-core package and skip when it
+# cannot be imported.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mrml_scene():
+    """A fresh vtkMRMLScene with the module logics registered; also set as ``slicer.mrmlScene``."""
+    pytest.importorskip("slicer", reason="Slicer's MRML (slicer-core) is not installed")
+    from bonequality.mrml.scene import standalone_scene
+
+    app = standalone_scene(set_global=True)
+    yield app.scene
+    app.close()
