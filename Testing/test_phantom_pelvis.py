@@ -65,14 +65,20 @@ def test_oblique_anisotropic_variant_samples_the_same_anatomy(normal, oblique_an
     _, pts, expected = _known(normal)
     # thin cortex (2.5 mm) on 1.6 mm slices: trilinear reaches the ramps, hence rtol
     np.testing.assert_allclose(oblique_aniso.volume.sample(pts), expected, atol=1.0, rtol=0.005)
-    # Random points well inside the bone box: the two grids agree except near edges,
-    # where trilinear interpolation of the ramps differs by grid; compare the medians.
+    # Random points where the analytic HU is constant within 2.5 mm (away from edges):
+    # both grids must reproduce it.
     rng = np.random.default_rng(0)
     p = rng.uniform((-100, -20, -60), (100, 40, 50), size=(4000, 3))
-    a = normal.volume.sample(p)
-    b = oblique_aniso.volume.sample(p)
-    assert np.median(np.abs(a - b)) < 1.0
-    assert np.mean(np.abs(a - b) < 5.0) > 0.9
+    f = pelvis_hu(p)
+    offsets = np.concatenate([np.eye(3), -np.eye(3)]) * 2.5
+    stable = np.all([np.abs(pelvis_hu(p + o) - f) < 1e-3 for o in offsets], axis=0)
+    assert stable.sum() > 1000
+    # (the distance bound of ellipses is not a unit-gradient distance, so a rare point
+    # sits on a ramp wider than 2.5 mm; allow 1 in 100)
+    for ph in (normal, oblique_aniso):
+        err = np.abs(ph.volume.sample(p[stable]) - f[stable])
+        assert np.mean(err <= 1.0) > 0.99
+        assert err.max() < 5.0
 
 
 def test_ilium_outer_cortex_surface_is_where_the_truth_entry_is(normal):
