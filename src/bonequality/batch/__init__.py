@@ -1,0 +1,38 @@
+"""Cohort studies: run the analyses over a manifest of cases on Dask, resumably.
+
+The seed studies measured cohorts (324 pelvises in seed 000, 150 vertebroplasties in
+seed 003, 205 vertebrae in seed 004); this package does the same over a manifest CSV:
+
+>>> from bonequality.batch import read_manifest, get_analyses, run_batch   # doctest: +SKIP
+>>> analyses = get_analyses("corridors,focal-defect")                       # doctest: +SKIP
+>>> result = run_batch(read_manifest("cohort.csv"), analyses, "out", workers=2)  # doctest: +SKIP
+
+See :mod:`.manifest` (the CSV), :mod:`.registry` (analyses), :mod:`.runner` (Dask,
+resumable, atomic), :mod:`.stats` and :mod:`.report` (the seed papers' tables and
+figures) and :mod:`.cohort` (a synthetic phantom cohort).
+"""
+
+from .manifest import INPUT_COLUMNS, Case, Manifest, ManifestError, read_manifest
+from .registry import ANALYSES, Analysis, CaseInputs, check_manifest, get_analyses, register_analysis
+from .runner import BatchProgress, BatchResult, CaseOutcome, SchedulerError, build_cohort, run_batch, run_case
+
+__all__ = [
+    "ANALYSES",
+    "INPUT_COLUMNS",
+    "Analysis",
+    "BatchProgress",
+    "BatchResult",
+    "Case",
+    "CaseInputs",
+    "CaseOutcome",
+    "Manifest",
+    "ManifestError",
+    "SchedulerError",
+    "build_cohort",
+    "check_manifest",
+    "get_analyses",
+    "read_manifest",
+    "register_analysis",
+    "run_batch",
+    "run_case",
+]

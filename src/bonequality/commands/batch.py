@@ -1,0 +1,63 @@
+"""``bonequality batch``: run analyses over a manifest of cases on Dask, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "batch"
+HELP = "run analyses over a manifest CSV of cases on Dask (resumable); writes cohort.csv and report.html"
+
+
+def add_arguments(parser) -> None:
+    from ..batch.manifest import INPUT_COLUMNS
+
+    parser.add_argument(
+        "manifest",
+        help="CSV with one row per case: case_id, ct, the analyses' inputs ("
+        + ", ".join(c for c in INPUT_COLUMNS if c != "ct")
+        + ") and any metadata columns (age, sex, fracture, group); paths relative to the CSV",
+    )
+    parser.add_argument(
+        "--analyses",
+        default="",
+        help="comma-separated: corridors, sacroplasty, focal-defect, cement (default: every one "
+        "registered; a row's 'analyses' cell narrows it, separated by ';')",
+    )
+    parser.add_argument("--out", required=True, help="output folder DIR (reruns skip finished cases)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, default=None, help="local Dask worker processes (default: CPUs)"
+    )
+    where.add_argument(
+        "--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)"
+    )
+    parser.add_argument("--no-report", action="store_true", help="do not write report.html")
+
+
+def run(args, progress=None) -> dict:
+    from ..batch import ANALYSES, check_manifest, get_analyses, read_manifest, run_batch
+    from ..errors import InputFileError
+
+    if args.workers is not None and args.workers < 1:
+        raise InputFileError(f"--workers {args.workers}: give at least 1.")
+    analyses = get_analyses(args.analyses or list(_all(ANALYSES)))
+    manifest = read_manifest(args.manifest, required_columns=("ct",))
+    check_manifest(manifest, analyses)
+    result = run_batch(
+        manifest,
+        analyses,
+        Path(args.out),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=progress,
+        write_report=not args.no_report,
+    )
+    summary = result.to_dict()
+    summary["failures"] = [f"{f['case_id']}: {f['error']}" for f in result.failures]
+    return summary
+
+
+def _all(registry) -> list[str]:
+    from ..batch import analyses  # noqa: F401  (registers the built-in analyses)
+
+    return list(registry)
