@@ -41,6 +41,7 @@ from bonequality.landmarks import Landmarks
 from bonequality.phantoms import ANISOTROPIC_SPACING, evaluate_on_grid, oblique_direction
 from bonequality.sacroplasty import (
     REFERENCE,
+    SacroplastyOptions,
     SacroplastyPlanner,
     category,
     plan_sacroplasty,
@@ -227,7 +228,11 @@ def test_skew_lines_report_the_gap_and_the_midpoint(slab):
 
 
 def test_foramen_on_the_path_is_warned_and_canal_breaks_the_lr_line(slab_foramen):
-    plan = plan_sacroplasty(slab_foramen, landmarks(), bone_threshold=THRESHOLD)
+    # The 10 mm canal is shorter than the default 30 mm of tolerated marrow; 8 mm makes it a gap.
+    plan = plan_sacroplasty(
+        slab_foramen, landmarks(), bone_threshold=THRESHOLD, options=SacroplastyOptions(max_marrow_mm=8.0)
+    )
+    assert plan_sacroplasty(slab_foramen, landmarks(), bone_threshold=THRESHOLD).lr_line_in_bone
     # Left rays cross the 7 mm foramen centred at y = 38, i.e. 18 mm behind T_L in y.
     for key, (dx, dy, dz) in {
         "disc_parallel": (5, -15, -3),

@@ -30,12 +30,15 @@ Definitions implemented here (all coordinates LPS millimetres; ``x`` = patient l
 * Along each trajectory (the line through ``T_X`` with direction ``d``) the CT is sampled
   every ``step_mm`` and classified with the bone threshold. As in CLINICAL.md section 2
   ("Bone surface"), the ray has left the bone only where HU stays below the threshold for
-  at least ``min_exit_run_mm``; shorter low-HU stretches between bone (marrow, a thin
-  trabecular region) count as inside the bone. ``T_X`` is *in bone* when it lies in such
-  a closed bone stretch. The *anterior cortex* is the outer end (threshold crossing,
-  interpolated between samples) of that stretch in front of ``T_X``; the distance is
-  positive there. For a target outside the bone the distance is measured back to the
-  outer surface of the last bone behind it and is negative (a breach, seed 001 Fig. 3).
+  at least ``min_exit_run_mm``; shorter low-HU stretches between bone count as inside.
+  ``T_X`` is *in bone* when the ray meets bone within ``max_marrow_mm`` (30 mm) in front
+  of it: ala marrow is often fatty and below any bone threshold, so the target itself
+  may read -30 HU although it lies inside the ala. The *anterior cortex* is where the ray
+  then leaves that bone (threshold crossing interpolated between samples); the distance
+  is positive. For a target with no bone in front of it (presacral soft tissue) the
+  distance is measured back to the outer surface of the last bone behind it and is
+  negative: a breach (seed 001 Fig. 3). A target behind the sacrum would wrongly count
+  as inside; the landmarks (S1 corners) rule that out in practice.
 * The *skin entry* is the first tissue -> air crossing (``air_hu``, default -500 HU,
   air sustained >= ``min_air_run_mm``) behind ``T_X``; the *dorsal bone entry* is the
   first bone sample met from the skin towards the target; the *needle depth* is
@@ -78,6 +81,8 @@ __all__ = [
     "estimate_bone_threshold",
     "plan_sacroplasty",
     "reformat_along_joint",
+    "reformat_midsagittal",
+    "reformat_plane",
     "required_sacroplasty_labels",
 ]
 
@@ -323,6 +328,12 @@ class SacroplastyOptions:
         Low-HU gap threshold (foramen / canal); None = min(bone threshold, 100 HU).
     gap_min_mm : float
         Shortest low-HU run reported as a gap.
+    max_marrow_mm : float
+        The target counts as inside the bone when the ray meets bone (>= threshold) within
+        this distance in front of it: fatty or osteoporotic ala marrow is often below any
+        bone threshold (seed 000: alae 8 ± 56 HU when L5 <= 100 HU), so the anterior cortex
+        may lie beyond a long low-HU stretch. Also the longest low-HU stretch the left-right
+        line between the targets may cross without "leaving the sacrum".
     max_back_mm, max_forward_mm : float
         How far behind / in front of the target the rays are sampled.
     """
@@ -333,6 +344,7 @@ class SacroplastyOptions:
     min_air_run_mm: float = 5.0
     gap_hu: float | None = None
     gap_min_mm: float = 3.0
+    max_marrow_mm: float = 30.0
     max_back_mm: float = 350.0
     max_forward_mm: float = 200.0
 
@@ -532,14 +544,17 @@ class SacroplastyPlanner:
         bone = np.isfinite(hu) & (hu >= threshold)
         closed = _close_gaps(bone, int(np.ceil(o.min_exit_run_mm / step)))
         name = f"{side} {key}"
-        in_bone = bool(closed[i0])
+        n_marrow = int(np.ceil(o.max_marrow_mm / step))
+        ahead = np.flatnonzero(bone[i0 : i0 + n_marrow + 1])
+        in_bone = bool(ahead.size)
         cortex_t = np.nan
         if in_bone:
-            after = np.flatnonzero(~closed[i0:])
-            if after.size == 0 or not np.isfinite(hu[i0 + after[0]]):
+            first = i0 + int(ahead[0])
+            after = np.flatnonzero(~closed[first:])
+            if after.size == 0 or not np.isfinite(hu[first + after[0]]):
                 warnings.append(f"{name}: still in bone where the ray leaves the image; distance unknown.")
             else:
-                e = i0 + int(after[0])
+                e = first + int(after[0])
                 cortex_t = _crossing(t, hu, e - 1, e, threshold)
         else:
             behind = np.flatnonzero(closed[:i0])
@@ -686,6 +701,11 @@ class SacroplastyPlanner:
         lr_ok, lr_msg = self._lr_line_in_bone(sides["right"][0], sides["left"][0], threshold)
         if not lr_ok:
             warnings.append(lr_msg)
+        elif not all(r.target_in_bone for r in side_results.values()):
+            lr_ok = False
+            warnings.append(
+                "the left-right line between the two targets leaves the sacrum at the breached target."
+            )
         return SacroplastyPlan(
             target_midsagittal_lps=target,
             skew_gap_mm=float(gap),
@@ -712,24 +732,28 @@ class SacroplastyPlanner:
         return estimate_bone_threshold(self.volume, profiles)
 
     def _lr_line_in_bone(self, a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[bool, str]:
-        """Whether the segment between the targets stays in (gap-closed) bone."""
+        """Whether the segment between the targets stays in bone.
+
+        It leaves the sacrum where it crosses a low-HU stretch of at least ``max_marrow_mm``
+        bounded by bone on both sides (or where it runs from bone to a target outside bone,
+        which :meth:`plan` reports as a breach as well).
+        """
         o = self.options
         d = unit(b - a, name="the line between the two targets")
         length = float(np.linalg.norm(b - a))
-        pad = o.min_exit_run_mm + o.step_mm
-        t = np.arange(-pad, length + pad + o.step_mm / 2, o.step_mm)
+        t = np.arange(0.0, length + o.step_mm / 2, o.step_mm)
         hu = self.volume.sample(a + t[:, None] * d)
-        closed = _close_gaps(np.isfinite(hu) & (hu >= threshold), int(np.ceil(o.min_exit_run_mm / o.step_mm)))
-        inner = (t >= 0) & (t <= length)
-        out = inner & ~closed
-        if not out.any():
-            return True, ""
-        i = int(np.flatnonzero(out)[0])
-        return False, (
-            f"the left-right line between the two targets leaves the sacrum ({out.sum() * o.step_mm:.1f} mm "
-            f"outside bone, first at LPS {np.round(a + t[i] * d, 1).tolist()}); check the targets on the "
-            "images."
-        )
+        bone = np.isfinite(hu) & (hu >= threshold)
+        starts, ends = _runs(~bone)
+        n_max = int(np.ceil(o.max_marrow_mm / o.step_mm))
+        for s_, e_ in zip(starts, ends):
+            if s_ > 0 and e_ < bone.size and e_ - s_ >= n_max:
+                return False, (
+                    "the left-right line between the two targets leaves the sacrum for "
+                    f"{(e_ - s_) * o.step_mm:.1f} mm from LPS {np.round(a + t[s_] * d, 1).tolist()}; "
+                    "check the targets on the images."
+                )
+        return True, ""
 
 
 def plan_sacroplasty(
@@ -804,6 +828,29 @@ class Reformat:
         return (-h, (nu - 1) * self.spacing + h, -h, (nv - 1) * self.spacing + h)
 
 
+def reformat_plane(volume, center, u, v, *, size_mm: float = 120.0, spacing_mm: float = 0.5) -> Reformat:
+    """Square planar reformat through ``center`` with columns along ``u`` and rows along ``v``.
+
+    Parameters
+    ----------
+    volume : Volume
+    center : (3,) float, LPS mm
+        Middle of the image.
+    u, v : (3,) float
+        In-plane LPS directions (made orthonormal: ``v`` loses its component along ``u``).
+    size_mm, spacing_mm : float
+        Side length and pixel size, mm.
+    """
+    u = unit(u, name="reformat column direction")
+    v = np.asarray(v, dtype=float)
+    v = unit(v - (v @ u) * u, name="reformat row direction")
+    n = round(size_mm / spacing_mm) + 1
+    origin = np.asarray(center, dtype=float) - (n - 1) / 2 * spacing_mm * (u + v)
+    g = np.arange(n) * spacing_mm
+    pts = origin + g[None, :, None] * u + g[:, None, None] * v
+    return Reformat(volume.sample(pts), origin, u, v, float(spacing_mm))
+
+
 def reformat_along_joint(
     volume, center, joint_direction, *, size_mm: float = 120.0, spacing_mm: float = 0.5
 ) -> Reformat:
@@ -823,12 +870,10 @@ def reformat_along_joint(
         Side length and pixel size of the square image.
     """
     j = np.asarray(joint_direction, dtype=float)
-    u = unit(np.array([j[0], j[1], 0.0]), name="joint direction")
-    v = np.array([0.0, 0.0, 1.0])
-    n = round(size_mm / spacing_mm) + 1
-    c = np.asarray(center, dtype=float)
-    origin = c - (n - 1) / 2 * spacing_mm * (u + v)
-    g = np.arange(n) * spacing_mm
-    pts = origin + g[None, :, None] * u + g[:, None, None] * v
-    image = volume.sample(pts)
-    return Reformat(image, origin, u, v, spacing_mm)
+    u = np.array([j[0], j[1], 0.0])
+    return reformat_plane(volume, center, u, (0.0, 0.0, 1.0), size_mm=size_mm, spacing_mm=spacing_mm)
+
+
+def reformat_midsagittal(volume, center, *, size_mm: float = 120.0, spacing_mm: float = 0.5) -> Reformat:
+    """Sagittal reformat through ``center`` (seed 001 Fig. 1A): columns anterior (-y), rows up (z)."""
+    return reformat_plane(volume, center, _ANTERIOR, (0.0, 0.0, 1.0), size_mm=size_mm, spacing_mm=spacing_mm)
