@@ -90,7 +90,8 @@ def _save(fig, folder: Path, name: str) -> str:
 
 def _overview(cohort: pd.DataFrame) -> DemoSection:
     counts = cohort["status"].value_counts()
-    failed = cohort[cohort["status"] == "failed"][["case_id", "error"]]
+    cols = [c for c in ("case_id", "error") if c in cohort]
+    failed = cohort[cohort["status"] == "failed"][cols]
     text = (
         f"{len(cohort)} cases: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, "
         f"{counts.get('pending', 0)} not run. Figures below use the finished cases; "
