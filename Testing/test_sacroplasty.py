@@ -7,7 +7,8 @@ The phantom, in LPS mm (x = left, y = posterior, z = superior):
 * a bone (600 HU) box x in [-60, 60], y in [0, 50], z in [-65, 65]: its anterior cortex
   (outer surface) is the plane y = 0, its dorsal surface y = 50;
 * optionally a "foramen" (0 HU cylinder of radius 3.5 mm along z through x = 29, y = 38)
-  on the left needle path, and a "canal" (radius 5 mm along z through x = 0, y = 20).
+  on the left needle path, and a midline "cleft" (soft tissue, |x| <= 5, y <= 25) open
+  to the front, so the line between the two targets crosses 10 mm of presacral tissue.
 
 Every edge is a linear ramp 4 mm wide centred on the surface, so trilinear
 interpolation puts the 300 HU (bone) and -500 HU (skin) crossings on the surfaces on
@@ -41,7 +42,6 @@ from bonequality.landmarks import Landmarks
 from bonequality.phantoms import ANISOTROPIC_SPACING, evaluate_on_grid, oblique_direction
 from bonequality.sacroplasty import (
     REFERENCE,
-    SacroplastyOptions,
     SacroplastyPlanner,
     category,
     plan_sacroplasty,
@@ -90,14 +90,14 @@ def _cylinder_z(p, x, y, r):
     return _ramp(r - np.hypot(p[:, 0] - x, p[:, 1] - y))
 
 
-def slab_hu(*, foramen=False, canal=False):
+def slab_hu(*, foramen=False, cleft=False):
     def hu(p):
         body = _box(p, (-75, -30, -70), (75, 100, 70))
         bone = _box(p, (-60, 0, -65), (60, 50, 65))
         if foramen:
             bone = bone * (1 - _cylinder_z(p, 29.0, 38.0, 3.5))
-        if canal:
-            bone = bone * (1 - _cylinder_z(p, 0.0, 20.0, 5.0))
+        if cleft:
+            bone = bone * (1 - _box(p, (-5, -40, -80), (5, 25, 80)))
         return -1000.0 + 1000.0 * body + 600.0 * bone
 
     return hu
@@ -141,7 +141,7 @@ def slab_oblique():
 
 @pytest.fixture(scope="module")
 def slab_foramen():
-    return make_slab(spacing=(1.2, 1.2, 1.2), foramen=True, canal=True)
+    return make_slab(spacing=(1.2, 1.2, 1.2), foramen=True, cleft=True)
 
 
 def _check_truth(plan):
@@ -227,12 +227,8 @@ def test_skew_lines_report_the_gap_and_the_midpoint(slab):
     )
 
 
-def test_foramen_on_the_path_is_warned_and_canal_breaks_the_lr_line(slab_foramen):
-    # The 10 mm canal is shorter than the default 30 mm of tolerated marrow; 8 mm makes it a gap.
-    plan = plan_sacroplasty(
-        slab_foramen, landmarks(), bone_threshold=THRESHOLD, options=SacroplastyOptions(max_marrow_mm=8.0)
-    )
-    assert plan_sacroplasty(slab_foramen, landmarks(), bone_threshold=THRESHOLD).lr_line_in_bone
+def test_foramen_on_the_path_is_warned_and_cleft_breaks_the_lr_line(slab_foramen):
+    plan = plan_sacroplasty(slab_foramen, landmarks(), bone_threshold=THRESHOLD)
     # Left rays cross the 7 mm foramen centred at y = 38, i.e. 18 mm behind T_L in y.
     for key, (dx, dy, dz) in {
         "disc_parallel": (5, -15, -3),
@@ -340,3 +336,54 @@ def test_replanning_after_a_landmark_move_is_fast(slab):
     elapsed = time.perf_counter() - t0
     assert plan.left.target_in_bone
     assert elapsed < 0.25  # 50 ms target (see benchmarks/bench_sacroplasty.py); generous on a busy CI box
+
+
+# ---------------------------------------------------------------------------- pelvis phantom
+# Geometry of bonequality.phantoms.pelvis (its module docstring): S1 corners form a rectangle
+# y in [-17, 13], z in [-15, 15] on x = 0, so T = (0, -2, 0); the sacrum's anterior face is
+# y = -18 + 0.2 (|x| - 20) for |x| > 20, its posterior face y = 26, its top z = 18; the SI
+# joint runs at 20 degrees from the y axis, so its axial direction is (±sin 20°, -cos 20°).
+# PS -> AS is straight anterior, so disc-parallel and axial coincide; S3 -> S1 centre is
+# (0, -6, 60), so the long-axis needle climbs steeply and leaves the ala through its top.
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["normal", "osteoporotic"])
+def pelvis(request):
+    from bonequality.phantoms.pelvis import make_pelvis
+
+    return make_pelvis(osteoporotic=request.param, spacing=(1.0, 1.1, 1.2))
+
+
+def test_pelvis_phantom_targets_and_distances_match_its_geometry(pelvis):
+    lm = pelvis.landmarks
+    plan = plan_sacroplasty(pelvis.volume, lm)
+    np.testing.assert_allclose(plan.target_midsagittal_lps, (0, -2, 0), atol=1e-9)
+    phi = np.deg2rad(20.0)
+    for side, s, sign in (("left", "L", 1), ("right", "R", -1)):
+        res = plan.sides[side]
+        tx = 0.5 * (lm[f"S1_foramen_sup_{s}"][0] + lm[f"SI_joint_ventral_sup_{s}"][0])
+        np.testing.assert_allclose(res.target_lps, (tx, -2, 0), atol=1e-9)
+        np.testing.assert_allclose(res.joint_direction, (sign * np.sin(phi), -np.cos(phi), 0), atol=1e-9)
+        assert res.target_in_bone
+        d = res.trajectories["axial"].direction
+        np.testing.assert_allclose(d, res.joint_direction, atol=1e-12)
+        # Axial (= disc-parallel here): meet the anterior face y = -18 + 0.2 (|x| - 20).
+        t_face = (-18 + 0.2 * (abs(tx) - 20) + 2) / (d[1] - 0.2 * abs(d[0]))
+        for key in ("axial", "disc_parallel"):
+            tr = res.trajectories[key]
+            assert tr.distance_to_anterior_cortex_mm == pytest.approx(t_face, abs=TOL)
+            # Dorsal bone entry on the posterior face y = 26.
+            assert tr.entry_bone_lps[1] == pytest.approx(26.0, abs=TOL)
+            assert not tr.skin_at_image_edge
+        long_axis = res.trajectories["long_axis"]
+        dl = long_axis.direction
+        np.testing.assert_allclose(
+            dl, np.array([sign * 6 * np.tan(phi), -6, 60]) / np.linalg.norm([6 * np.tan(phi), 6, 60])
+        )
+        assert long_axis.distance_to_anterior_cortex_mm == pytest.approx(18 / dl[2], abs=TOL)
+        for tr in res.trajectories.values():
+            # Seed 001 Table 1 range and a plausible needle depth.
+            assert 0 < tr.distance_to_anterior_cortex_mm < 30
+            assert 50 < tr.needle_depth_mm < 150
+    assert plan.lr_line_in_bone
+    assert not any(w.startswith("BREACH") for w in plan.warnings)

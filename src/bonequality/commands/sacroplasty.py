@@ -164,7 +164,7 @@ def demo(out_dir: Path, progress=None) -> list[DemoSection]:
     sections = []
     for n, osteo in enumerate((False, True)):
         report(progress, n / 2, "sacroplasty demo: phantom")
-        phantom = make_phantom("pelvis", osteoporotic=osteo)
+        phantom = make_phantom("pelvis", osteoporotic=osteo, spacing=(1.0, 1.0, 1.0))
         plan = plan_sacroplasty(phantom.volume, phantom.landmarks)
         name = "sacroplasty_osteoporotic.png" if osteo else "sacroplasty.png"
         plot_plan(phantom.volume, plan, phantom.landmarks).savefig(Path(out_dir) / name, dpi=90)
