@@ -72,21 +72,29 @@ def load_phantom(sample: str, *, scene=None, **options) -> LoadedPhantom:
     return LoadedPhantom(volume, landmarks, segmentation, dict(phantom.truth))
 
 
+_registered: set[str] = set()
+
+
 def register_sample_data(thumbnail_dir: str | None = None) -> None:
-    """Register the phantoms with Slicer's Sample Data module (inside Slicer only)."""
+    """Register the phantoms with Slicer's Sample Data module (inside Slicer only; idempotent).
+
+    Each of the three modules calls this at start-up; the phantoms are registered once.
+    """
     try:
         import SampleData
     except ImportError:
         log.debug("SampleData module not available; phantoms not registered")
         return
-    for sample, (_, _, description) in SAMPLES.items():
+    for sample in SAMPLES:
+        if sample in _registered:
+            continue
         SampleData.SampleDataLogic.registerCustomSampleDataSource(
             category=CATEGORY,
             sampleName=sample,
-            sampleDescription=description,
             uris=[f"bonequality:phantom/{sample}"],
             fileNames=[f"{sample}.nrrd"],
             nodeNames=[sample],
             thumbnailFileName=None if thumbnail_dir is None else f"{thumbnail_dir}/{sample}.png",
             customDownloader=lambda source: load_phantom(source.sampleName, scene=slicer.mrmlScene).volume,
         )
+        _registered.add(sample)

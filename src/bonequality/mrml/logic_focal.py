@@ -1,0 +1,140 @@
+"""FocalDefect's logic without Qt: nodes -> :func:`bonequality.focal_defect.analyze_focal_defect` -> nodes.
+
+One user action is one library call; result nodes are written only after it succeeds.
+Result roles on the parameter node:
+
+``focal.focal_bmc_loss``, ``focal.focal_bmd_loss``, ``focal.intercept_width``
+    The three maps (0.3 mm analysis grid) as scalar volumes with the thermal colour
+    table (more loss = hotter), transparent outside the ROI.
+``focal.table``
+    ROI summaries with seed 004's fracture and control group values and z-scores.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..errors import InputFileError
+from ..focal_defect import Calibration, FocalDefectResult, analyze_focal_defect
+from .colors import thermal_color_node
+from .logic_cement import seed_from_node
+from .results import ResultNodes
+from .segmentations import mask_from_node
+from .tables import dataframe_to_table_node
+from .volumes import node_to_volume, volume_to_node
+
+__all__ = ["CALIBRATIONS", "MAPS", "focal_table", "run_focal_defect", "write_focal_results"]
+
+#: Map attribute -> (display name, unit, colour window maximum).
+MAPS = {
+    "focal_bmc_loss": ("focal BMC loss", "mm", 3.0),
+    "focal_bmd_loss": ("focal BMD loss", "fraction", 1.0),
+    "intercept_width": ("intercept width", "mm", 3.0),
+}
+
+#: The GUI's calibration choices.
+CALIBRATIONS = ("uncalibrated", "slope/intercept")
+
+
+def focal_table(result: FocalDefectResult) -> pd.DataFrame:
+    """ROI summary rows: value, void-only value and seed 004's group values with z-scores."""
+    s = result.summary
+    rows = [
+        {"Measure": "ROI volume", "Value": s.roi_volume_ml, "Unit": "ml"},
+        {"Measure": "Void fraction", "Value": s.void_fraction, "Unit": "fraction"},
+        {"Measure": "Mean BMD", "Value": s.bmd_mg_cm3, "Unit": s.bmd_units},
+        {"Measure": "Focal BMC loss (void voxels)", "Value": s.focal_bmc_loss_mm_void, "Unit": "mm"},
+        {"Measure": "Focal BMD loss (void voxels)", "Value": s.focal_bmd_loss_void, "Unit": "fraction"},
+        {"Measure": "Intercept width (void voxels)", "Value": s.intercept_width_mm_void, "Unit": "mm"},
+    ]
+    for ref in s.reference:
+        rows.append(
+            {
+                "Measure": ref["measure"],
+                "Value": ref["value"],
+                "Unit": ref["unit"],
+                "Fracture group": f"{ref['fracture_mean']:g} ± {ref['fracture_sd']:g}",
+                "Control group": f"{ref['control_mean']:g} ± {ref['control_sd']:g}",
+                "z vs fracture": ref["z_vs_fracture"],
+                "z vs control": ref["z_vs_control"],
+            }
+        )
+    df = pd.DataFrame(rows)
+    for col in ("Fracture group", "Control group"):
+        df[col] = df[col].fillna("") if col in df else ""
+    for col in ("z vs fracture", "z vs control"):
+        df[col] = df[col].astype(float) if col in df else float("nan")
+    return df[
+        ["Measure", "Value", "Unit", "Fracture group", "Control group", "z vs fracture", "z vs control"]
+    ]
+
+
+def run_focal_defect(
+    volume_node,
+    *,
+    results: ResultNodes,
+    mask_node=None,
+    mask_segment: str = "",
+    mask_label: int = 0,
+    seed_node=None,
+    calibration: str = "uncalibrated",
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    star: str = "2d",
+    progress=None,
+) -> FocalDefectResult:
+    """Run the focal-defect analysis (seed 004) on nodes and write its result nodes.
+
+    Parameters
+    ----------
+    volume_node : vtkMRMLScalarVolumeNode
+        CT in HU.
+    mask_node : segmentation or label map node, optional
+        Vertebral-body mask (``mask_segment`` name, blank = all; ``mask_label``, 0 = nonzero).
+    seed_node : markups node, optional
+        Used when no mask is given: its first point, inside the cancellous bone.
+    calibration : {"uncalibrated", "slope/intercept"}
+        With ``slope`` (mg/cm³ per HU) and ``intercept`` (mg/cm³).
+    star : {"2d", "3d"}
+    progress : callable(fraction, message), optional
+        May raise :class:`~bonequality.errors.OperationCancelled`.
+    """
+    volume = node_to_volume(volume_node)
+    if mask_node is not None:
+        roi = {
+            "mask": mask_from_node(mask_node, volume, segment=mask_segment or None, label=mask_label or None)
+        }
+    elif seed_node is not None:
+        roi = {"seed": seed_from_node(seed_node)}
+    else:
+        raise InputFileError(
+            "vertebral body: choose a mask (segmentation or label map) or place a seed point."
+        )
+    if calibration not in CALIBRATIONS:
+        raise InputFileError(f"calibration '{calibration}': choose one of {', '.join(CALIBRATIONS)}.")
+    cal = Calibration.from_slope_intercept(slope, intercept) if calibration == "slope/intercept" else None
+    result = analyze_focal_defect(
+        volume, **roi, calibration=cal, star=star, progress=progress, name=volume_node.GetName()
+    )
+    write_focal_results(result, volume_node.GetName(), results)
+    return result
+
+
+def write_focal_results(result: FocalDefectResult, name: str, results: ResultNodes) -> None:
+    """Write (or update) the map volumes and the summary table."""
+    scene = results.scene
+    color = thermal_color_node(scene=scene)
+    for attr, (label, _unit, vmax) in MAPS.items():
+        role = f"focal.{attr}"
+        node = volume_to_node(getattr(result, attr), results.get(role), name=f"{name} {label}", scene=scene)
+        display = node.GetDisplayNode()
+        display.SetAndObserveColorNodeID(color.GetID())
+        display.SetAutoWindowLevel(False)
+        display.SetWindowLevelMinMax(0.0, vmax)
+        display.SetApplyThreshold(True)
+        display.SetThreshold(1e-6, 1e9)
+        results.keep(role, node)
+    table = dataframe_to_table_node(
+        focal_table(result), results.get("focal.table"), name=f"{name} focal defect", scene=scene
+    )
+    results.keep("focal.table", table)

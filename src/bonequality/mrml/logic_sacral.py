@@ -1,0 +1,330 @@
+"""SacralBoneAnalysis's logic without Qt: corridors (seed 000) and sacroplasty planning (seed 001).
+
+Two user actions, each one library call:
+
+* "Analyze corridors": :func:`bonequality.corridors.analyze_corridors` (and, when a
+  landmark is dragged with live update on, :func:`bonequality.corridors.update_corridors`,
+  which re-samples only what that landmark changes);
+* "Plan sacroplasty": :func:`bonequality.sacroplasty.plan_sacroplasty`.
+
+Results are written only after the call succeeds. Result roles on the parameter node:
+``corridors.table`` (region means with seed 000 Table 1 and z-scores), ``corridors.summary``
+(bone threshold, L5, lengths, S2 shift, screw fit), ``corridors.chart`` (HU against % of
+probe length, cohort means as dashed lines, like seed 000 Figure 6), ``corridors.line.<leg>``
+(trajectories), ``corridors.probe.<leg>`` (10 mm cylinder models), ``corridors.thermal.<S1|S2>``
+(straightened thermal images), ``corridors.overlay`` (the CT coloured with the thermal
+table above the bone threshold), ``sacroplasty.table``, ``sacroplasty.targets`` and
+``sacroplasty.line.<side>.<trajectory>`` (skin entry -> target).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import vtk
+
+from ..corridors import REFERENCE_COHORT, REGIONS, CorridorResult, analyze_corridors, update_corridors
+from ..frames import lps_to_ras
+from ..landmarks import Landmarks
+from ..sacroplasty import REFERENCE as SACROPLASTY_REFERENCE
+from ..sacroplasty import SacroplastyPlan, plan_sacroplasty
+from ..volume import Volume
+from .colors import thermal_color_node
+from .markups import landmarks_from_node, landmarks_to_node, line_node
+from .models import cylinder_model
+from .plots import ProfileCurve, profile_chart
+from .results import ResultNodes
+from .tables import dataframe_to_table_node
+from .volumes import ijk_to_ras_of_node, node_to_volume, volume_to_node
+
+__all__ = [
+    "CorridorSession",
+    "corridor_tables",
+    "reformat_slice_node",
+    "run_sacroplasty",
+    "sacroplasty_table",
+    "write_corridor_results",
+    "write_sacroplasty_results",
+]
+
+#: Reference groups of seed 000 Table 1 shown beside the patient's values.
+GROUPS = ("L5 > 100 HU", "L5 <= 100 HU")
+#: Probe radius (mm): the 10 mm cylinder probes.
+PROBE_RADIUS_MM = 5.0
+
+
+def corridor_tables(result: CorridorResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(region means with cohort values and z-scores, summary) of a corridor result."""
+    rows = []
+    measures = result.measures()
+    for key in ("L5", *(f"{c}_{r}" for c in ("S1", "S2") for r in REGIONS)):
+        row = {"Measure": key.replace("_", " "), "Mean HU": float(measures[key])}
+        for group in GROUPS:
+            _, mean, sd = REFERENCE_COHORT[group][key]
+            row[f"{group} (mean ± SD)"] = f"{mean} ± {sd}"
+            row[f"z ({group})"] = float(result.z_scores.get(group, {}).get(key, np.nan))
+        rows.append(row)
+    regions = pd.DataFrame(rows)
+    summary = [
+        ("Bone threshold", result.bone_threshold_hu, "HU", result.threshold_source),
+        ("L5 mean", result.l5.mean_hu, "HU", result.l5.group),
+        ("L5 ROI volume", result.l5.roi_volume_ml, "ml", ""),
+    ]
+    for probe in (result.s1, result.s2):
+        summary.append((f"{probe.corridor} length", probe.length_mm, "mm", ""))
+        summary.append((f"{probe.corridor} min free radius", probe.min_free_radius_mm, "mm", ""))
+        for diameter, fits in probe.screw_fit.items():
+            summary.append(
+                (
+                    f"{probe.corridor} {diameter:g} mm screw",
+                    float(bool(fits)),
+                    "fits",
+                    "yes" if fits else "no",
+                )
+            )
+    summary.append(("S2 ventral shift (7 mm rule)", result.s2_geometry.ventral_shift_mm, "mm", ""))
+    return regions, pd.DataFrame(summary, columns=["Measure", "Value", "Unit", "Note"])
+
+
+class CorridorSession:
+    """Keeps the CT as a :class:`Volume` and the last result, for fast live updates.
+
+    The CT is converted again only when its voxels or geometry change.
+    """
+
+    def __init__(self):
+        self._key = None
+        self._volume: Volume | None = None
+        self.result: CorridorResult | None = None
+        self._landmarks: Landmarks | None = None
+
+    def volume(self, node) -> Volume:
+        image = node.GetImageData()
+        geometry = tuple(ijk_to_ras_of_node(node).ravel())
+        key = (node.GetID(), image.GetMTime() if image is not None else 0, geometry)
+        if key != self._key:
+            self._volume = node_to_volume(node)
+            self._key = key
+            self.result = None
+        return self._volume
+
+    def analyze(
+        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
+    ):
+        """Full analysis (one :func:`analyze_corridors` call), then write the result nodes."""
+        volume = self.volume(volume_node)
+        landmarks = landmarks_from_node(landmarks_node)
+        result = analyze_corridors(volume, landmarks, bone_threshold=bone_threshold, progress=progress)
+        self.result, self._landmarks = result, landmarks
+        write_corridor_results(result, volume_node, results)
+        return result
+
+    def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None):
+        """After a landmark moved: re-sample only what changed (or analyze when nothing is cached)."""
+        volume = self.volume(volume_node)
+        landmarks = landmarks_from_node(landmarks_node)
+        if self.result is None or self._landmarks is None:
+            return self.analyze(volume_node, landmarks_node, results=results, bone_threshold=bone_threshold)
+        old, new = self._landmarks.to_dict(), landmarks.to_dict()
+        moved = tuple(k for k in new if k not in old or not np.array_equal(old[k], new[k]))
+        moved += tuple(k for k in old if k not in new)
+        if not moved:
+            return self.result
+        result = update_corridors(self.result, volume, landmarks, moved=moved)
+        self.result, self._landmarks = result, landmarks
+        write_corridor_results(result, volume_node, results)
+        return result
+
+
+def _thermal_volume(probe) -> Volume:
+    """A probe's straightened thermal image as a one-slice volume (not in patient space)."""
+    image, offsets = probe.thermal_image()
+    step_along = probe.length_mm / image.shape[1]
+    step_across = float(abs(offsets[1] - offsets[0])) if len(offsets) > 1 else 1.0
+    # Row 0 is the most ventral offset; flip so that dorsal is up (+j) in the slice view.
+    return Volume.from_array(
+        np.ascontiguousarray(image[::-1][np.newaxis].astype(np.float32)),
+        spacing=(step_along, step_across, 1.0),
+    )
+
+
+def _overlay(ct_node, node, threshold: float, scene):
+    """The CT's own voxels (shared, not copied) shown with the thermal table above ``threshold``."""
+    if node is None:
+        node = scene.AddNewNodeByClass(
+            "vtkMRMLScalarVolumeNode", scene.GenerateUniqueName(f"{ct_node.GetName()} thermal")
+        )
+        node.CreateDefaultDisplayNodes()
+    matrix = vtk.vtkMatrix4x4()
+    ct_node.GetIJKToRASMatrix(matrix)
+    node.SetIJKToRASMatrix(matrix)
+    node.SetAndObserveImageData(ct_node.GetImageData())
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())
+    display.SetAutoWindowLevel(False)
+    display.SetWindowLevelMinMax(float(threshold), float(threshold) + 600.0)
+    display.SetApplyThreshold(True)
+    display.SetThreshold(float(threshold), 1e9)
+    return node
+
+
+def write_corridor_results(result: CorridorResult, volume_node, results: ResultNodes) -> None:
+    """Write (or update) every corridor result node."""
+    scene = results.scene
+    name = volume_node.GetName()
+    regions, summary = corridor_tables(result)
+    results.keep(
+        "corridors.table",
+        dataframe_to_table_node(
+            regions, results.get("corridors.table"), name=f"{name} corridor regions", scene=scene
+        ),
+    )
+    results.keep(
+        "corridors.summary",
+        dataframe_to_table_node(
+            summary, results.get("corridors.summary"), name=f"{name} corridor summary", scene=scene
+        ),
+    )
+    curves = [
+        ProfileCurve(
+            p.corridor,
+            p.percent,
+            p.profile_hu,
+            {f"cohort {g}": REFERENCE_COHORT[g][f"{p.corridor}_corridor"][1] for g in GROUPS},
+        )
+        for p in (result.s1, result.s2)
+    ]
+    chart = profile_chart(
+        curves,
+        results.get("corridors.chart"),
+        title=f"{name} corridor profiles",
+        x_title="% of probe length (0 = patient right)",
+        y_title="HU",
+        scene=scene,
+    )
+    results.keep("corridors.chart", chart)
+    for probe in (result.s1, result.s2):
+        for leg in probe.legs:
+            role = f"{probe.corridor}.{leg.name}"
+            results.keep(
+                f"corridors.line.{role}",
+                line_node(
+                    leg.start,
+                    leg.end,
+                    results.get(f"corridors.line.{role}"),
+                    name=f"{probe.corridor} {leg.name}",
+                    scene=scene,
+                ),
+            )
+            results.keep(
+                f"corridors.probe.{role}",
+                cylinder_model(
+                    leg.start,
+                    leg.end,
+                    PROBE_RADIUS_MM,
+                    results.get(f"corridors.probe.{role}"),
+                    name=f"{probe.corridor} probe {leg.name}",
+                    scene=scene,
+                ),
+            )
+        thermal = volume_to_node(
+            _thermal_volume(probe),
+            results.get(f"corridors.thermal.{probe.corridor}"),
+            name=f"{probe.corridor} straightened thermal",
+            scene=scene,
+        )
+        thermal.SetAttribute(
+            "BoneQuality.Straightened", "columns: along the probe (right to left); rows: dorsal up"
+        )
+        display = thermal.GetDisplayNode()
+        display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())
+        display.SetAutoWindowLevel(False)
+        display.SetWindowLevelMinMax(result.bone_threshold_hu - 200.0, result.bone_threshold_hu + 600.0)
+        results.keep(f"corridors.thermal.{probe.corridor}", thermal)
+    results.keep(
+        "corridors.overlay",
+        _overlay(volume_node, results.get("corridors.overlay"), result.bone_threshold_hu, scene),
+    )
+
+
+# ------------------------------------------------------------------------------ sacroplasty
+def sacroplasty_table(plan: SacroplastyPlan) -> pd.DataFrame:
+    """Side x trajectory rows with seed 001 Table 1 reference values beside them."""
+    rows = []
+    for side, res in plan.sides.items():
+        for key, t in res.trajectories.items():
+            ref = SACROPLASTY_REFERENCE[key]
+            rows.append(
+                {
+                    "Side": side,
+                    "Trajectory": key.replace("_", " "),
+                    "Distance to anterior cortex (mm)": float(t.distance_to_anterior_cortex_mm),
+                    "Category": t.category,
+                    "Seed 001 mean ± SD (mm)": f"{ref['mean_mm']} ± {ref['sd_mm']}",
+                    "Needle depth (mm)": float(t.needle_depth_mm),
+                    "Target in bone": bool(res.target_in_bone),
+                    "Low-HU gaps before target": len(t.gaps_mm),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def run_sacroplasty(
+    volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None
+) -> SacroplastyPlan:
+    """Plan the sacroplasty needles (one :func:`plan_sacroplasty` call) and write the result nodes."""
+    volume = node_to_volume(volume_node)
+    plan = plan_sacroplasty(volume, landmarks_from_node(landmarks_node), bone_threshold=bone_threshold)
+    write_sacroplasty_results(plan, volume_node.GetName(), results)
+    return plan
+
+
+def write_sacroplasty_results(plan: SacroplastyPlan, name: str, results: ResultNodes) -> None:
+    scene = results.scene
+    table = dataframe_to_table_node(
+        sacroplasty_table(plan), results.get("sacroplasty.table"), name=f"{name} sacroplasty", scene=scene
+    )
+    table.SetAttribute("BoneQuality.Warnings", "\n".join(plan.warnings))
+    results.keep("sacroplasty.table", table)
+    targets = Landmarks(
+        [
+            ("target_midsagittal", plan.target_midsagittal_lps),
+            *((f"target_{s}", r.target_lps) for s, r in plan.sides.items()),
+        ]
+    )
+    node = landmarks_to_node(
+        targets, results.get("sacroplasty.targets"), name=f"{name} sacroplasty targets", scene=scene
+    )
+    node.SetLocked(True)
+    results.keep("sacroplasty.targets", node)
+    for side, res in plan.sides.items():
+        for key, t in res.trajectories.items():
+            if t.entry_skin_lps is None:
+                continue
+            role = f"sacroplasty.line.{side}.{key}"
+            results.keep(
+                role,
+                line_node(
+                    t.entry_skin_lps,
+                    res.target_lps,
+                    results.get(role),
+                    name=f"needle {side} {key}",
+                    scene=scene,
+                ),
+            )
+
+
+def reformat_slice_node(slice_node, plan: SacroplastyPlan, side: str) -> None:
+    """Turn a slice view into the sagittal-oblique plane along the SI joint through a side's target.
+
+    The plane holds the vertical and the joint's axial direction (seed 001 Figure 1C), so
+    the three trajectories of that side lie in it.
+    """
+    res = plan.sides[side]
+    j = np.array([res.joint_direction[0], res.joint_direction[1], 0.0])
+    u = j / np.linalg.norm(j)
+    v = np.array([0.0, 0.0, 1.0])
+    normal = lps_to_ras(np.cross(u, v))
+    transverse = lps_to_ras(u)
+    center = lps_to_ras(res.target_lps)
+    slice_node.SetSliceToRASByNTP(*normal.tolist(), *transverse.tolist(), *center.tolist(), 0)
