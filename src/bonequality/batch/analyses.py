@@ -14,11 +14,50 @@ from pathlib import Path
 from ..outputs import write_json
 from .registry import Analysis, CaseInputs, register_analysis
 
-__all__ = ["cement_figures", "focal_defect_figures", "sacroplasty_figures"]
+__all__ = ["cement_figures", "corridors_figures", "focal_defect_figures", "sacroplasty_figures"]
 
 
 def _num(v) -> float:
     return math.nan if v is None else float(v)
+
+
+def corridors_figures(inputs: CaseInputs, case_dir: Path) -> dict:
+    """Seed 000 corridors: L5 HU and the S1/S2 corridor, body and alae means.
+
+    Columns ``corridors_L5_hu``, ``corridors_S1_corridor_hu``, ... (the names the cohort
+    report uses), probe lengths, minimum free radius, screw fit per diameter, the S2
+    dorsal shift and the bone threshold. Writes ``summary.json`` (the full result) and
+    ``profiles.csv`` (``probe``, ``percent`` 0.5-99.5 from the patient's right entry,
+    ``hu``), which the runner gathers into ``DIR/profiles.csv``.
+    """
+    from ..corridors import analyze_corridors
+
+    r = analyze_corridors(
+        inputs.ct(),
+        inputs.landmarks(),
+        bone_threshold=inputs.value("bone_threshold"),
+        l5_mask=inputs.mask("l5_mask") if inputs.has("l5_mask") else None,
+    )
+    write_json(case_dir / "summary.json", r.to_dict())
+    prof = r.profiles_frame().rename(columns={"corridor": "probe", "mean_hu": "hu"})
+    prof.to_csv(case_dir / "profiles.csv", index=False)
+    out: dict[str, object] = {
+        "L5_hu": r.l5.mean_hu,
+        "L5_roi_ml": r.l5.roi_volume_ml,
+        "L5_group": r.l5.group,
+        "bone_threshold_hu": r.bone_threshold_hu,
+    }
+    for key, probe in (("S1", r.s1), ("S2", r.s2)):
+        out[f"{key}_corridor_hu"] = probe.region_means["corridor"]
+        out[f"{key}_body_hu"] = probe.region_means["body"]
+        out[f"{key}_alae_hu"] = probe.region_means["alae"]
+        out[f"{key}_length_mm"] = probe.length_mm
+        out[f"{key}_min_free_radius_mm"] = probe.min_free_radius_mm
+        for d, ok in probe.screw_fit.items():
+            out[f"{key}_fits_{d:g}mm"] = bool(ok)
+    out["S2_dorsal_shift_mm"] = float(r.s2_geometry.ventral_shift_mm)
+    out["S2_moved"] = bool(r.s2_geometry.moved)
+    return out
 
 
 def sacroplasty_figures(inputs: CaseInputs, case_dir: Path) -> dict:
@@ -126,6 +165,15 @@ def cement_figures(inputs: CaseInputs, case_dir: Path) -> dict:
     return out
 
 
+register_analysis(
+    Analysis(
+        "corridors",
+        corridors_figures,
+        requires=("ct", "landmarks"),
+        tables=("profiles.csv",),
+        description="seed 000 screw corridors and L5 density (CLINICAL.md section 2)",
+    )
+)
 register_analysis(
     Analysis(
         "sacroplasty",

@@ -73,12 +73,23 @@ class CohortOptions:
     seed: int = 0
 
 
-def _pelvis(rng: np.random.Generator, age: float, opts: CohortOptions):
+def _base(key: tuple, make, cache: dict):
+    """Each base phantom is generated once per cohort; the cases vary it."""
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def _pelvis(rng: np.random.Generator, age: float, opts: CohortOptions, cache: dict):
     from ..phantoms.pelvis import HU_NORMAL, HU_OSTEOPOROTIC, make_pelvis
 
     t = float(np.clip((age - 45.0) / 35.0 + rng.normal(0.0, 0.25), -0.3, 1.3))
-    normal = make_pelvis(osteoporotic=False, spacing=opts.pelvis_spacing)
-    osteo = make_pelvis(osteoporotic=True, spacing=opts.pelvis_spacing)
+    normal = _base(
+        ("pelvis", False), lambda: make_pelvis(osteoporotic=False, spacing=opts.pelvis_spacing), cache
+    )
+    osteo = _base(
+        ("pelvis", True), lambda: make_pelvis(osteoporotic=True, spacing=opts.pelvis_spacing), cache
+    )
     a = normal.volume.array.astype(np.float32)
     b = osteo.volume.array.astype(np.float32)
     arr = np.round(a + t * (b - a)).astype(np.int16)
@@ -92,14 +103,18 @@ def _pelvis(rng: np.random.Generator, age: float, opts: CohortOptions):
     return phantom, {"density_factor": round(1.0 - t, 3), "phantom_L5_hu": round(l5, 1)}
 
 
-def _vertebra(rng: np.random.Generator, age: float, opts: CohortOptions, fracture: bool):
+def _vertebra(rng: np.random.Generator, age: float, opts: CohortOptions, fracture: bool, cache: dict):
     from ..phantoms.vertebra import VERTEBRA, make_vertebra
 
     f = float(np.clip(1.1 - 0.006 * (age - 40.0) - 0.15 * fracture + rng.normal(0.0, 0.06), 0.5, 1.2))
-    p = make_vertebra(
-        spacing=opts.vertebra_spacing,
-        body_semi_axes_mm=opts.vertebra_semi_axes_mm,
-        body_height_mm=opts.vertebra_height_mm,
+    p = _base(
+        ("vertebra",),
+        lambda: make_vertebra(
+            spacing=opts.vertebra_spacing,
+            body_semi_axes_mm=opts.vertebra_semi_axes_mm,
+            body_height_mm=opts.vertebra_height_mm,
+        ),
+        cache,
     )
     a = p.volume.array.astype(np.float32)
     above = a > _SOFT_TISSUE_HU
@@ -117,10 +132,10 @@ def _vertebra(rng: np.random.Generator, age: float, opts: CohortOptions, fractur
     return phantom, extra
 
 
-def _cemented(rng: np.random.Generator, opts: CohortOptions, extensive: bool):
+def _cemented(rng: np.random.Generator, opts: CohortOptions, extensive: bool, cache: dict):
     from ..phantoms.cemented import BODY, CEMENT_BLOBS, make_cemented_vertebra
 
-    p = make_cemented_vertebra(spacing=opts.cemented_spacing)
+    p = _base(("cemented",), lambda: make_cemented_vertebra(spacing=opts.cemented_spacing), cache)
     vol = p.volume
     nk, nj, ni = vol.array.shape
     kk, jj, ii = np.meshgrid(np.arange(nk), np.arange(nj), np.arange(ni), indexing="ij")
@@ -195,6 +210,7 @@ def write_phantom_cohort(
     opts = options or CohortOptions()
     rng = np.random.default_rng(opts.seed)
     rows = []
+    cache: dict = {}
     with atomic_output_dir(out) as stage:
         (stage / "images").mkdir()
         for i in range(n):
@@ -206,13 +222,13 @@ def write_phantom_cohort(
             row = dict.fromkeys(MANIFEST_COLUMNS, "")
             row.update(case_id=case_id, analyses=";".join(analyses), kind=kind, age=f"{age:.0f}", sex=sex)
             if kind == "pelvis":
-                phantom, extra = _pelvis(rng, age, opts)
+                phantom, extra = _pelvis(rng, age, opts, cache)
             elif kind == "vertebra":
                 fracture = bool(rng.random() < 0.45)
-                phantom, extra = _vertebra(rng, age, opts, fracture)
+                phantom, extra = _vertebra(rng, age, opts, fracture, cache)
                 row["fracture"] = str(int(fracture))
             else:
-                phantom, extra = _cemented(rng, opts, extensive=bool(i // len(COHORT_KINDS) % 2 == 0))
+                phantom, extra = _cemented(rng, opts, bool(i // len(COHORT_KINDS) % 2 == 0), cache)
             row.update({k: str(v) for k, v in extra.items()})
             paths = write_phantom(phantom, stage / "images" / f"{case_id}.nrrd")
             rel = {k: f"images/{Path(v).name}" for k, v in paths.items()}
