@@ -114,6 +114,12 @@ class CementOptions:
         Seed mode: bone is grown only within this radius of the seed.
     seed_snap_mm : float
         Seed mode: how far from the seed the nearest bone voxel may be.
+    closing_mm : float
+        Radius (mm) of a morphological closing that repairs gaps in a thin or low-density
+        cortical shell before voids are filled (seed mode and the final body; 0 = off, the
+        Mimics default). Useful on thick-slice CT of osteoporotic bone.
+    max_canal_width_mm : float
+        Holes wider (LPS x) than this are not taken for the spinal canal.
     foramen_margin_mm : float
         Leaks posterior to the body within the canal's half-width plus this margin count
         as canal/foramen leaks.
@@ -141,6 +147,8 @@ class CementOptions:
     extensive_min_score: int = 8
     seed_radius_mm: float = 45.0
     seed_snap_mm: float = 3.0
+    closing_mm: float = 0.0
+    max_canal_width_mm: float = 32.0
     foramen_margin_mm: float = 10.0
     working_spacing_mm: float = 0.5
     screw_diameter_mm: float = 7.0
@@ -452,12 +460,13 @@ def find_canal(
     *,
     options: CementOptions = CementOptions(),
     z_window: tuple[float, float] | None = None,
+    exclude_point=None,
 ) -> CanalInfo:
     """Find the spinal canal in a bone or vertebra mask and the plane of its anterior wall.
 
     On an LPS-aligned grid (``working_spacing_mm``), 3-D cavities are filled first (so a
     vertebral body whose trabecular bone falls below the threshold is not taken for a
-    hole); the canal is then the largest region that is enclosed by the mask in axial
+    hole); the canal is then the most posterior sizeable region that is enclosed by the mask in axial
     (LPS z) slices but open in 3-D. Its anterior wall per slice is the median, over the
     central half of the canal's width, of the most anterior canal voxel edge; a plane
     ``y = y0 + slope * z`` is fitted to those walls (robust to outliers).
@@ -470,6 +479,8 @@ def find_canal(
         Bone or whole-vertebra mask (posterior elements enclosing the canal).
     z_window : (float, float), optional
         Only slices in this LPS z range (mm) are used for the wall plane.
+    exclude_point : (3,) float, mm, LPS, optional
+        A point inside the vertebral body (the seed): the hole holding it is not the canal.
     """
     ws = max(options.working_spacing_mm, float(np.min(vol.spacing)))
     grid, lo = _lps_grid(vol, mask, ws)
@@ -482,16 +493,28 @@ def find_canal(
         return CanalInfo(found=False)
     sizes = np.bincount(lab.ravel())
     sizes[0] = 0
-    best = int(np.argmax(sizes))
+    # Candidates: sizeable holes (>= 0.2 ml and >= 10 % of the largest) not holding the
+    # seed; a hollow (low-density) vertebral body is such a hole too, but lies anterior to
+    # the canal, so the most posterior candidate is the canal.
+    ok = (sizes * ws**3 / 1000 >= 0.2) & (sizes >= 0.1 * sizes.max())
+    if exclude_point is not None:
+        e = np.round((np.asarray(exclude_point, dtype=float) - lo) / ws).astype(int)[::-1]
+        if np.all(e >= 0) and np.all(e < np.array(lab.shape)):
+            ok[lab[tuple(e)]] = False
+    for label, box in enumerate(ndimage.find_objects(lab), start=1):
+        if box is not None and ok[label]:
+            ok[label] = (box[2].stop - box[2].start) * ws <= options.max_canal_width_mm
+    ok[0] = False
+    if not ok.any():
+        return CanalInfo(found=False)
+    ys_all = np.nonzero(lab)[1]
+    mean_y = np.bincount(lab[lab > 0], weights=ys_all, minlength=n + 1) / np.maximum(sizes, 1)
+    best = int(np.argmax(np.where(ok, mean_y, -np.inf)))
     canal = lab == best
     vol_ml = float(sizes[best]) * ws**3 / 1000
-    min_ml = 0.05
-    if vol_ml < min_ml:
-        return CanalInfo(found=False)
     zs, ys, xs = np.nonzero(canal)
     px = lo[0] + xs * ws
     py = lo[1] + ys * ws
-    pz = lo[2] + zs * ws
     walls_z, walls_y = [], []
     for z_index in np.unique(zs):
         sel = zs == z_index
@@ -700,21 +723,29 @@ def _seed_body(volume: Volume, seed, options: CementOptions):
     sp = volume.spacing
     dist = np.sqrt(((ii - c[0]) * sp[0]) ** 2 + ((jj - c[1]) * sp[1]) ** 2 + ((kk - c[2]) * sp[2]) ** 2)
     bone &= dist <= options.seed_radius_mm
-    near = bone & (dist <= options.seed_snap_mm)
+    # Mimics-like gap repair and void filling: a low-density body is only a (broken)
+    # cortical shell at 226 HU.
+    if options.closing_mm > 0:
+        ball = _ball(sub.spacing, options.closing_mm)
+        if ball.size > 1:
+            bone = ndimage.binary_closing(bone, structure=ball, border_value=0) & (
+                dist <= options.seed_radius_mm
+            )
+    solid = _fill_voids(bone, sub)
+    near = solid & (dist <= options.seed_snap_mm)
     if not near.any():
         hu = float(volume.sample(seed[None], order=0)[0])
         raise LandmarkError(
             f"seed point {np.round(seed, 1).tolist()} (LPS mm) is not in bone: {hu:.0f} HU there and no "
-            f"voxel within {options.seed_snap_mm} mm in {lo:.0f}-{hi:.0f} HU. Place the seed inside the "
-            "vertebral body.",
+            f"voxel within {options.seed_snap_mm} mm in {lo:.0f}-{hi:.0f} HU or enclosed by such bone. "
+            "Place the seed inside the vertebral body.",
             ["seed"],
         )
-    lab, _ = ndimage.label(bone)
-    seed_label = lab[near][np.argmin(dist[near])]
-    comp = lab == seed_label
-    comp = ndimage.binary_fill_holes(comp)
-    z_window = (seed[2] - 15.0, seed[2] + 15.0)
-    canal = find_canal(sub, comp, options=options, z_window=z_window)
+    lab, _ = ndimage.label(solid)
+    comp = lab == lab[near][np.argmin(dist[near])]
+    canal = find_canal(
+        sub, comp & bone, options=options, z_window=(seed[2] - 15.0, seed[2] + 15.0), exclude_point=seed
+    )
     if canal.found:
         pts = _points(sub, comp)
         keep = pts[:, 1] < canal.cut_y(pts[:, 2])
@@ -723,10 +754,7 @@ def _seed_body(volume: Volume, seed, options: CementOptions):
         cut[k[keep], j[keep], i[keep]] = True
         lab2, _ = ndimage.label(cut)
         near2 = near & cut
-        if near2.any():
-            comp = lab2 == lab2[near2][np.argmin(dist[near2])]
-        else:
-            comp = _largest_component(cut)
+        comp = lab2 == lab2[near2][np.argmin(dist[near2])] if near2.any() else _largest_component(cut)
     full = np.zeros(volume.array.shape, dtype=bool)
     full[sl] = comp
     return full, canal
@@ -841,7 +869,7 @@ def screw_contact(
             [f"{screw.name} entry", f"{screw.name} tip"],
             what="screw point",
         )
-        n = max(2, int(math.ceil(screw.length_mm / step_mm)) + 1)
+        n = max(2, math.ceil(screw.length_mm / step_mm) + 1)
         t = np.linspace(0.0, 1.0, n)
         axis = screw.entry[None] + t[:, None] * (screw.tip - screw.entry)[None]
         reach = screw.diameter_mm / 2 + options.screw_contact_margin_mm
@@ -855,7 +883,7 @@ def screw_contact(
             fraction = 0.0
         else:
             dist = ndimage.distance_transform_edt(~sub_c, sampling=volume.spacing[::-1])
-            d = _sub_volume(volume, sl, dist.astype(np.float32)).sample(axis, order=0, fill=np.inf)
+            d = _sub_volume(volume, sl, dist.astype(np.float32)).sample(axis, order=1, fill=np.inf)
             fraction = float(np.mean(d <= reach))
         out.append(
             ScrewContact(screw.name, screw.length_mm, screw.diameter_mm, fraction, fraction * screw.length_mm)
@@ -901,7 +929,7 @@ def analyze_sacroplasty(
     }
     report(progress, 0.5, "sacrum: leakage")
     leak = cement & ~sac
-    iters = max(1, int(round(5.0 / float(np.min(volume.spacing)))))
+    iters = max(1, round(5.0 / float(np.min(volume.spacing))))
     hull = ndimage.binary_closing(
         sac, structure=ndimage.generate_binary_structure(3, 1), iterations=iters, border_value=0
     )
@@ -1013,9 +1041,15 @@ def analyze_cement(
         bone = ((hu >= lo) & (hu <= hi)) | body
         lab, _ = ndimage.label(bone)
         ids = np.unique(lab[body])
-        canal = find_canal(sub, np.isin(lab, ids[ids > 0]), options=options)
+        centre = _points(sub, body).mean(axis=0)
+        canal = find_canal(sub, np.isin(lab, ids[ids > 0]), options=options, exclude_point=centre)
     report(progress, 0.4, "filling voids")
-    body = _fill_voids(_largest_component(body), sub)
+    body = _largest_component(body)
+    if options.closing_mm > 0:
+        ball = _ball(sub.spacing, options.closing_mm)
+        if ball.size > 1:
+            body = ndimage.binary_closing(body, structure=ball, border_value=0)
+    body = _fill_voids(body, sub)
     # The cement search box: around the body only.
     sl2 = _crop_slices(body, margin)
     body = body[sl2]
