@@ -97,6 +97,15 @@ def test_missing_label_lookup_says_where_to_place_it():
         lm["L5_body_center"]
 
 
+def test_membership_and_get_do_not_raise_for_missing_labels():
+    lm = Landmarks([("A", [0, 0, 0]), ("B", None)])
+    assert "A" in lm
+    assert "B" not in lm  # placed nowhere yet
+    assert "C" not in lm
+    assert lm.get("C") is None
+    np.testing.assert_allclose(lm.get("A"), [0, 0, 0])
+
+
 def test_replaced_moves_one_point():
     lm = Landmarks.from_dict({"A": [0, 0, 0], "B": [1, 1, 1]})
     moved = lm.replaced("A", [2, 2, 2])

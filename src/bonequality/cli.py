@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for mod in load_commands():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        text = mod.HELP.replace("%", "%%")  # argparse formats help strings with %
+        p = sub.add_parser(mod.NAME, help=text, description=text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser

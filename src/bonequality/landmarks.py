@@ -202,6 +202,13 @@ class Landmarks(Mapping[str, np.ndarray]):
                 f"{self.source}: landmark '{label}' is missing; place it ({_where(label)}).", [label]
             ) from None
 
+    def __contains__(self, label: object) -> bool:
+        return label in self._first
+
+    def get(self, label: str, default=None):
+        """The first defined point of ``label``, or ``default`` (no error for a missing label)."""
+        return self._first.get(label, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._first)
 
