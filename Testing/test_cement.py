@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 
@@ -40,14 +41,19 @@ GRIDS = {
 SEED = (-5.0, -3.0, 2.0)  # LPS, inside the body away from the cement
 
 
+@functools.cache
+def _phantom(grid: str):
+    return make_cemented_vertebra(**GRIDS[grid])
+
+
 @pytest.fixture(scope="module", params=list(GRIDS))
 def phantom(request):
-    return make_cemented_vertebra(**GRIDS[request.param])
+    return _phantom(request.param)
 
 
 @pytest.fixture(scope="module")
 def coarse():
-    return make_cemented_vertebra(spacing=ANISOTROPIC_SPACING)
+    return _phantom("anisotropic")
 
 
 def _inputs(phantom, mode):

@@ -32,7 +32,11 @@ def add_arguments(parser) -> None:
     src.add_argument(
         "--vertebra-mask", help="whole-vertebra mask; the posterior elements are cut off automatically"
     )
-    src.add_argument("--seed", type=point_lps, help="x,y,z (LPS mm) of a point in the vertebral body")
+    src.add_argument(
+        "--seed",
+        type=point_lps,
+        help="x,y,z (LPS mm) of a point in the vertebral body; write --seed=-5,-3,2 for negative values",
+    )
     parser.add_argument("--label", type=int, help="label value of the vertebra/body in a label map")
     parser.add_argument("--segment", help="segment name in a .seg.nrrd mask")
     parser.add_argument("--sacrum-mask", help="sacrum mask: adds cement per ala and sacral leakage")
