@@ -163,9 +163,10 @@ class CorridorOptions:
         Diameters checked for fit (seed 002: 6.5, 7.3, 8 mm).
     free_radius_step_mm, free_radius_max_mm, free_radius_angles, free_radius_every_mm : float/int
         Radial search of :func:`free_radius`.
-    plate_margin_mm : float
-        Axis positions within this distance of a cortex the axis itself crosses (iliac
-        cortices, SI joint plates) are excluded from the free-radius check.
+    plate_margin_mm, plate_fraction : float
+        Axis positions within ``plate_margin_mm`` of a cortex the axis itself crosses (iliac
+        cortices, SI joint plates; axis HU >= ``plate_fraction`` x threshold, as thin plates
+        peak below the threshold after blurring) are excluded from the free-radius check.
     thermal_half_width_mm, thermal_step_mm : float
         Extent and pixel size across the probe of the straightened thermal image.
     l5_cortex_margin_mm, l5_max_radius_mm, l5_max_half_height_mm, l5_min_radius_mm : float
@@ -184,6 +185,7 @@ class CorridorOptions:
     free_radius_angles: int = 16
     free_radius_every_mm: float = 1.0
     plate_margin_mm: float = 4.0
+    plate_fraction: float = 0.75
     thermal_half_width_mm: float = 15.0
     thermal_step_mm: float = 0.5
     l5_cortex_margin_mm: float = 3.0
@@ -648,7 +650,7 @@ def _leg_points(a: np.ndarray, b: np.ndarray, opts: CorridorOptions):
     radii = np.arange(0.0, opts.free_radius_max_mm + 1e-9, opts.free_radius_step_mm)
     dirs = np.cos(ang)[:, None] * u + np.sin(ang)[:, None] * v  # (A, 3)
     fr_pts = centres[fr_idx, None, None, :] + radii[None, None, :, None] * dirs[None, :, None, :]
-    parts = [disk_pts.reshape(-1, 3), thermal_pts.reshape(-1, 3), fr_pts.reshape(-1, 3)]
+    parts = [disk_pts.reshape(-1, 3), thermal_pts.reshape(-1, 3), fr_pts.reshape(-1, 3), centres]
     meta = {
         "n": n,
         "t": t,
@@ -664,7 +666,7 @@ def _leg_points(a: np.ndarray, b: np.ndarray, opts: CorridorOptions):
 
 
 def free_radius(
-    radial_hu: np.ndarray, radii: np.ndarray, *, threshold: float, axis_bone: np.ndarray, margin_samples: int
+    radial_hu: np.ndarray, radii: np.ndarray, *, threshold: float, excluded: np.ndarray | None = None
 ) -> np.ndarray:
     """Free radius (mm) around the axis at each evaluated position.
 
@@ -672,16 +674,16 @@ def free_radius(
     rays in the plane perpendicular to the axis leave the axis in ``A`` directions; along
     each, the cortex is met at the first radius where HU >= ``threshold`` (linear
     interpolation between samples); the free radius is the smallest such radius (capped at
-    the search radius). Positions where the axis itself is in cortex, or within
-    ``margin_samples`` positions of such a crossing (the iliac cortices and SI joint plates
-    the screw is meant to cross), are excluded (NaN).
+    the search radius). ``excluded`` positions are NaN: the caller excludes positions
+    within ``plate_margin_mm`` of where the axis itself (sampled every 0.25 mm) crosses
+    cortex (the iliac cortices and SI joint plates the screw is meant to cross).
 
     Parameters
     ----------
     radial_hu : (m, A, R) float
         HU along the rays; ``radii`` (R,) with ``radii[0] = 0`` (the axis).
-    axis_bone : (m,) bool
-        Whether the axis sample at each position is >= ``threshold``.
+    excluded : (m,) bool, optional
+        Positions to leave out.
     """
     above = radial_hu >= threshold
     above[..., 0] = False
@@ -694,23 +696,26 @@ def free_radius(
         frac = np.clip((threshold - h0) / (h1 - h0), 0.0, 1.0)
     r = np.where(has, radii[np.maximum(hit - 1, 0)] + np.nan_to_num(frac, nan=1.0) * step, radii[-1])
     out = np.nanmin(np.where(np.isfinite(radial_hu).all(axis=2), r, np.nan), axis=1)
-    excluded = ndimage.binary_dilation(axis_bone, iterations=max(1, margin_samples)) | axis_bone
-    out[excluded] = np.nan
+    if excluded is not None:
+        out[excluded] = np.nan
     return out
 
 
 def _build_leg(name, a, b, samples, meta, threshold, opts) -> Leg:
     n, p = meta["n"], meta["disk"]
-    disk_hu, thermal_hu, fr_hu = samples
+    disk_hu, thermal_hu, fr_hu, axis_hu = samples
     hu = disk_hu.reshape(n, p)
     w = np.where(np.isfinite(hu), meta["weights"], 0.0)
     with np.errstate(invalid="ignore"):
         seg = np.nansum(hu * w, axis=1) / w.sum(axis=1)  # NaN (outside the image) is left out
     thermal = thermal_hu.reshape(meta["offs"].size, n)
     radial = fr_hu.reshape(meta["fr_idx"].size, meta["angles"], meta["radii"].size)
-    axis_bone = radial[:, 0, 0] >= threshold
-    margin = int(np.ceil(opts.plate_margin_mm / max(meta["every_mm"], 1e-6)))
-    fr = free_radius(radial, meta["radii"], threshold=threshold, axis_bone=axis_bone, margin_samples=margin)
+    seg_mm = float(meta["t"][1] - meta["t"][0]) if n > 1 else opts.segment_mm
+    margin = int(np.ceil(opts.plate_margin_mm / seg_mm))
+    # Thin plates blurred by the CT peak below the threshold on the axis still count.
+    axis_bone = axis_hu >= opts.plate_fraction * threshold
+    near_plate = ndimage.binary_dilation(axis_bone, iterations=margin) if axis_bone.any() else axis_bone
+    fr = free_radius(radial, meta["radii"], threshold=threshold, excluded=near_plate[meta["fr_idx"]])
     return Leg(name, a, b, seg, thermal, meta["offs"], meta["t"][meta["fr_idx"]], fr)
 
 
