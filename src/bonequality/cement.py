@@ -406,7 +406,11 @@ def _sub_volume(volume: Volume, sl: tuple[slice, ...], array=None) -> Volume:
 def _points(vol: Volume, mask: np.ndarray) -> np.ndarray:
     """LPS positions (N, 3) of the voxels set in ``mask`` (on ``vol``'s grid)."""
     k, j, i = np.nonzero(mask)
-    return vol.index_to_physical(np.stack([i, j, k], axis=1))
+    m = vol.direction * vol.spacing  # columns: LPS step per i, j, k
+    out = np.empty((len(i), 3))
+    for row in range(3):  # three axpy passes; much faster than an (N, 3) @ (3, 3) matmul
+        out[:, row] = vol.origin[row] + m[row, 0] * i + m[row, 1] * j + m[row, 2] * k
+    return out
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -418,16 +422,36 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return lab == int(np.argmax(sizes))
 
 
+def _fill_holes(mask: np.ndarray, *, slice_axis: int | None = None) -> np.ndarray:
+    """Fill holes like ``ndimage.binary_fill_holes`` but by labelling the background (faster).
+
+    With ``slice_axis`` (numpy axis), holes are filled in each 2-D slice across that axis:
+    background connects only within a slice, and only the slice's in-plane edges count as
+    outside.
+    """
+    structure = ndimage.generate_binary_structure(3, 1)
+    faces = [0, 1, 2]
+    if slice_axis is not None:
+        idx = [slice(None)] * 3
+        for side in (0, 2):
+            idx[slice_axis] = side
+            structure[tuple(idx)] = False
+        faces.remove(slice_axis)
+    lab, n = ndimage.label(~mask, structure=structure)
+    if n == 0:
+        return mask.copy()
+    outside = np.zeros(n + 1, dtype=bool)
+    for ax in faces:
+        for side in (0, -1):
+            outside[np.unique(np.take(lab, side, axis=ax))] = True
+    outside[0] = True
+    return mask | ~outside[lab]
+
+
 def _fill_voids(mask: np.ndarray, vol: Volume) -> np.ndarray:
     """Fill 3-D cavities, then holes in the grid slices closest to LPS axial planes."""
-    filled = ndimage.binary_fill_holes(mask)
     axis_k = int(np.argmax(np.abs(vol.direction[2, :])))  # grid axis (i, j, k) nearest LPS z
-    np_axis = 2 - axis_k
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    centre = [slice(None)] * 3
-    centre[np_axis] = 1
-    structure[tuple(centre)] = ndimage.generate_binary_structure(2, 1)
-    return ndimage.binary_fill_holes(filled, structure=structure)
+    return _fill_holes(_fill_holes(mask), slice_axis=2 - axis_k)
 
 
 def _lps_grid(vol: Volume, mask: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -484,10 +508,8 @@ def find_canal(
     """
     ws = max(options.working_spacing_mm, float(np.min(vol.spacing)))
     grid, lo = _lps_grid(vol, mask, ws)
-    grid = ndimage.binary_fill_holes(grid)
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = ndimage.generate_binary_structure(2, 1)
-    holes = ndimage.binary_fill_holes(grid, structure=structure) & ~grid
+    grid = _fill_holes(grid)
+    holes = _fill_holes(grid, slice_axis=0) & ~grid
     lab, n = ndimage.label(holes)
     if n == 0:
         return CanalInfo(found=False)
@@ -913,7 +935,7 @@ def analyze_sacroplasty(
     margin = np.ceil(options.leak_search_mm / volume.spacing).astype(int)[::-1]
     sl = _crop_slices(sacrum, margin)
     sub = _sub_volume(volume, sl)
-    sac = ndimage.binary_fill_holes(sacrum[sl])
+    sac = _fill_holes(sacrum[sl])
     cement = detect_cement(sub, options=options)
     vv = volume.voxel_volume_mm3
     pts_s = _points(sub, sac)
