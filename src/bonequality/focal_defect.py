@@ -271,14 +271,22 @@ def _as_calibration(calibration) -> Calibration:
 
 # ---------------------------------------------------------------------------------- ROI
 def segment_body_from_seed(
-    volume: Volume, seed, *, threshold_hu: float = 100.0, smooth_mm: float = 1.0, max_radius_mm: float = 40.0
+    volume: Volume,
+    seed,
+    *,
+    threshold_hu: float = 200.0,
+    bridge_mm: float = 1.0,
+    edge_mm: float = 0.4,
+    max_radius_mm: float = 40.0,
 ) -> Volume:
     """Grow a vertebral-body mask from a seed point: threshold + connectivity + hole filling.
 
-    The CT is smoothed (Gaussian, ``smooth_mm``) so marrow spaces do not split the bone,
-    thresholded at ``threshold_hu``, and the connected component holding ``seed`` (LPS mm)
-    within ``max_radius_mm`` is kept and its holes filled. A simple stand-in for the
-    GrowCut segmentation of seed 004; give a mask for real cases.
+    A simple stand-in for the GrowCut segmentation of seed 004; give a mask for real cases.
+    Within ``max_radius_mm`` of ``seed`` (LPS mm), the bone connected to the seed is found
+    on the CT smoothed by ``bridge_mm`` (so marrow spaces do not split it) at
+    ``threshold_hu``; its outline is then taken from the CT smoothed only by ``edge_mm``
+    (so the smoothing does not push it outwards), and the marrow spaces it encloses are
+    filled, slice by axial slice and in 3-D.
     """
     seed = np.asarray(seed, dtype=float).reshape(3)
     volume.require_inside(seed[None], ["seed"], what="seed point")
@@ -287,17 +295,22 @@ def segment_body_from_seed(
     lo = np.maximum(c - r, 0)
     hi = np.minimum(c + r + 1, volume.shape_ijk)
     sub = volume.array[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]].astype(np.float32)
-    sm = ndimage.gaussian_filter(sub, smooth_mm / volume.spacing[::-1], mode="nearest")
-    bone = sm >= threshold_hu
+    sigma = volume.spacing[::-1]
+    bridged = ndimage.gaussian_filter(sub, bridge_mm / sigma, mode="nearest") >= threshold_hu
     s = c - lo
-    if not bone[s[2], s[1], s[0]]:
+    if not bridged[s[2], s[1], s[0]]:
         raise MaskError(
             f"seed point {np.round(seed, 1).tolist()} lies in tissue below {threshold_hu:g} HU; "
             "place it inside the vertebral body's cancellous bone or give a mask."
         )
-    labels, _ = ndimage.label(bone)
+    labels, _ = ndimage.label(bridged)
     comp = labels == labels[s[2], s[1], s[0]]
-    comp = ndimage.binary_fill_holes(comp)
+    comp &= ndimage.gaussian_filter(sub, edge_mm / sigma, mode="nearest") >= threshold_hu
+    # Fill marrow spaces: in every plane of the image axis closest to LPS z, then in 3-D.
+    axis = 2 - int(np.argmax(np.abs(volume.direction[2, :])))  # numpy axis of that image axis
+    comp = np.moveaxis(comp, axis, 0)
+    comp = np.stack([ndimage.binary_fill_holes(sl) for sl in comp])
+    comp = ndimage.binary_fill_holes(np.moveaxis(comp, 0, axis))
     full = np.zeros(volume.array.shape, dtype=bool)
     full[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] = comp
     log.info("seed segmentation: %.1f ml", full.sum() * volume.voxel_volume_mm3 / 1000)
@@ -328,12 +341,11 @@ def _crop(volume: Volume, array: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> 
     return Volume(sub, volume.spacing, volume.index_to_physical(lo), volume.direction)
 
 
-def _lps_grid(lo: np.ndarray, hi: np.ndarray, h: float) -> sitk.Image:
-    """Identity-direction sitk reference grid of spacing ``h`` covering the LPS box [lo, hi]."""
-    n = np.maximum(1, np.ceil((hi - lo) / h).astype(int) + 1)
-    ref = sitk.Image([int(v) for v in n], sitk.sitkUInt8)
+def _lps_grid(origin: np.ndarray, size, h: float) -> sitk.Image:
+    """Identity-direction sitk reference grid: ``size`` (i, j, k) voxels of ``h`` mm from ``origin`` (LPS)."""
+    ref = sitk.Image([int(v) for v in size], sitk.sitkUInt8)
     ref.SetSpacing([h] * 3)
-    ref.SetOrigin(lo.tolist())
+    ref.SetOrigin(np.asarray(origin, dtype=float).tolist())
     ref.SetDirection(np.eye(3).ravel().tolist())
     return ref
 
@@ -416,7 +428,7 @@ def prepare_focal_defect(
     hi_i = np.minimum(ijk.max(axis=0) + 3, volume.shape_ijk)
     body_vol = _crop(volume, body.astype(np.float32), lo_i, hi_i)
     lo, hi = body_vol.physical_bounds()
-    ref = _lps_grid(lo, hi, grid_mm)
+    ref = _lps_grid(lo, np.maximum(1, np.ceil((hi - lo) / grid_mm - 1e-6).astype(int) + 1), grid_mm)
     fine_mask = _resample(body_vol, ref, default=0.0)
     # Smooth the mask surface at the scale of the input voxels, so that the staircase of a
     # thick-slice or oblique grid does not pull the 6 mm erosion inwards.
@@ -444,7 +456,7 @@ def prepare_focal_defect(
     hi_k = np.minimum(idx.max(axis=0) + margin + 1, roi_fine.shape)
     roi_fine = roi_fine[lo_k[0] : hi_k[0], lo_k[1] : hi_k[1], lo_k[2] : hi_k[2]]
     origin = np.asarray(ref.GetOrigin()) + lo_k[::-1] * grid_mm
-    ref = _lps_grid(origin, origin + (np.array(roi_fine.shape[::-1]) - 1) * grid_mm, grid_mm)
+    ref = _lps_grid(origin, roi_fine.shape[::-1], grid_mm)
     ct_fine = _resample(volume, ref, default=-1000.0)
     ct_fine = ndimage.gaussian_filter(ct_fine, sigma_mm / grid_mm, mode="nearest", truncate=4.0)
     bmd = cal.apply(ct_fine)
@@ -573,31 +585,23 @@ def _sample_values(voids: Voids, q: np.ndarray) -> tuple[np.ndarray, ...]:
 
 # ---------------------------------------------------------------------------------- star lines
 def star_directions(star: str = "2d", *, angles_deg=None) -> np.ndarray:
-    """Unit star-line directions (LPS, (n, 3)).
+    """Unit star-line directions (LPS, (n, 3)); a line and its reverse are one direction.
 
     ``"2d"``: the 15 axial orientations 12° apart (or ``angles_deg`` from the x axis).
-    ``"3d"``: the axial ring plus rings at ±45° elevation (8 azimuths each) and the
-    vertical, :data:`STAR_3D_RINGS`.
+    ``"3d"``: those plus, per :data:`STAR_3D_RINGS`, the lines at ±45° elevation with
+    azimuths 45° apart (8 lines) and the vertical: 24 directions.
     """
     if star not in ("2d", "3d"):
         raise AnalysisError(f"star '{star}': choose '2d' (the paper's axial star) or '3d'")
-    if angles_deg is not None:
-        a = np.deg2rad(np.asarray(angles_deg, dtype=float).ravel())
-        dirs = [np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], 1)]
-    else:
-        a = np.deg2rad(np.asarray(AXIAL_ANGLES_DEG))
-        dirs = [np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], 1)]
+    a = np.deg2rad(np.asarray(AXIAL_ANGLES_DEG if angles_deg is None else angles_deg, dtype=float).ravel())
+    dirs = [np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], 1)]
     if star == "3d":
         for elev, step in STAR_3D_RINGS[1:]:
-            az = np.deg2rad(np.arange(0.0, 360.0 if abs(elev) < 90 else 1.0, step))
-            if elev > 0 and abs(elev) < 90:
-                az = az[az < np.pi]  # a line and its reverse are the same line
-            if elev < 0:
-                az = az[az < np.pi]
             e = np.deg2rad(elev)
-            dirs.append(
-                np.stack([np.cos(e) * np.cos(az), np.cos(e) * np.sin(az), np.full(az.shape, np.sin(e))], 1)
-            )
+            # Azimuths in [0, 180): the ring at -elev supplies the reversed other half.
+            az = np.deg2rad(np.arange(0.0, 180.0, step)) if abs(elev) < 90 else np.zeros(1)
+            ring = np.stack([np.cos(e) * np.cos(az), np.cos(e) * np.sin(az), np.full(az.shape, np.sin(e))], 1)
+            dirs.append(ring)
     return np.concatenate(dirs)
 
 
