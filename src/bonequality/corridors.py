@@ -170,6 +170,7 @@ class CorridorOptions:
     thermal_half_width_mm, thermal_step_mm : float
         Extent and pixel size across the probe of the straightened thermal image.
     l5_cortex_margin_mm, l5_max_radius_mm, l5_max_half_height_mm, l5_min_radius_mm : float
+        mm; ``l5_cortex_contrast_hu`` (HU) how much denser than the centre the cortex is.
         L5 ROI (see :func:`l5_density`).
     """
 
@@ -192,6 +193,7 @@ class CorridorOptions:
     l5_max_radius_mm: float = 12.0
     l5_min_radius_mm: float = 4.0
     l5_max_half_height_mm: float = 8.0
+    l5_cortex_contrast_hu: float = 150.0
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -885,6 +887,12 @@ class L5Result:
         }
 
 
+#: Offsets (mm) of a 5 mm ball lattice (2.5 mm pitch), for the median HU at the L5 centre.
+_g = np.arange(-5.0, 5.01, 2.5)
+_BALL_OFFSETS = np.stack(np.meshgrid(_g, _g, _g), axis=-1).reshape(-1, 3)
+_BALL_OFFSETS = _BALL_OFFSETS[np.linalg.norm(_BALL_OFFSETS, axis=1) <= 5.0]
+
+
 def _group(mean_hu: float) -> str:
     return "L5 <= 100 HU" if mean_hu <= L5_GROUP_HU else "L5 > 100 HU"
 
@@ -915,8 +923,9 @@ def l5_density(
     """Mean HU of trabecular bone in L5 (seed 000: a volume inside the cortical borders).
 
     Without ``mask``: a cylinder along the patient's z axis centred on ``center``. Its
-    radius is the distance to the nearest cortex (first sample >= ``threshold`` along 16
-    axial rays) minus ``l5_cortex_margin_mm``, clamped to [``l5_min_radius_mm``,
+    radius is the distance to the nearest cortex (first sample >= the cortex level along 16
+    axial rays; cortex level = max(``threshold``, median HU within 5 mm of the centre +
+    ``l5_cortex_contrast_hu``)) minus ``l5_cortex_margin_mm``, clamped to [``l5_min_radius_mm``,
     ``l5_max_radius_mm``]; its half-height likewise from rays up and down, capped at
     ``l5_max_half_height_mm``. Where the cortex is not found (thin cortex below the
     threshold), the caps keep the ROI inside an adult L5 body (~50 x 35 x 27 mm).
@@ -949,9 +958,14 @@ def l5_density(
     dirs = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], axis=1)
     vert = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]])
 
+    # Cortex: clearly denser than the trabecular bone at the centre (thin 3 mm cortex
+    # may peak below a scan-wide threshold; a low threshold lies inside trabecular bone).
+    core = sampler(c + _BALL_OFFSETS)
+    level = max(threshold, float(np.nanmedian(core)) + opts.l5_cortex_contrast_hu)
+
     def first_cortex(ds):
         hu = sampler(c + r[None, :, None] * ds[:, None, :])
-        hit = (hu >= threshold) | ~np.isfinite(hu)
+        hit = (hu >= level) | ~np.isfinite(hu)
         return np.where(hit.any(axis=1), r[np.argmax(hit, axis=1)], np.inf)
 
     radius = float(
@@ -976,7 +990,13 @@ def l5_density(
         float(inside.sum() * volume.voxel_volume_mm3 / 1000.0),
         _group(mean),
         int(inside.sum()),
-        {"kind": "cylinder", "center_lps": c.tolist(), "radius_mm": radius, "half_height_mm": half},
+        {
+            "kind": "cylinder",
+            "center_lps": c.tolist(),
+            "radius_mm": radius,
+            "half_height_mm": half,
+            "cortex_level_hu": level,
+        },
     )
 
 
