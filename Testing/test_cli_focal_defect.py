@@ -1,0 +1,190 @@
+"""``bonequality focal-defect``: outputs on the vertebra phantom, exit 2 and nothing left on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from bonequality.cli import main
+from bonequality.phantoms import write_phantom
+from bonequality.phantoms.vertebra import make_vertebra
+from bonequality.volume import Volume
+
+OUTPUTS = {"summary.json", "focal_bmc_loss.nrrd", "focal_bmd_loss.nrrd", "intercept_width.nrrd", "report.png"}
+SUMMARY_KEYS = {
+    "focal_bmc_loss_mm",
+    "focal_bmd_loss",
+    "intercept_width_mm",
+    "focal_bmc_loss_mm_void",
+    "focal_bmd_loss_void",
+    "intercept_width_mm_void",
+    "bmd_mg_cm3",
+    "calibrated",
+    "roi_volume_ml",
+    "z_scores",
+    "seconds",
+}
+
+
+@pytest.fixture(scope="module")
+def phantom_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vertebra")
+    ph = make_vertebra()
+    paths = write_phantom(ph, folder / "vertebra.nrrd")
+    inserts = folder / "inserts.json"
+    inserts.write_text(json.dumps({"inserts": ph.truth["calibration_inserts"]}))
+    return {"ct": paths["image"], "mask": paths["mask:body"], "inserts": inserts, "truth": ph.truth}
+
+
+def _run(*args):
+    return main(["--no-progress", "focal-defect", *map(str, args)])
+
+
+def test_mask_run_writes_all_outputs(phantom_files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _run(phantom_files["ct"], "--mask", phantom_files["mask"], "--out", out) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["calibrated"] is False
+    assert summary["bmd_units"] == "HU-equivalent (uncalibrated)"
+    assert any("uncalibrated" in w for w in summary["warnings"])
+    assert printed["focal_bmc_loss_mm"] == pytest.approx(summary["focal_bmc_loss_mm"])
+    assert summary["roi_volume_ml"] == pytest.approx(
+        phantom_files["truth"]["roi_after_6mm_erosion"]["volume_ml"], rel=0.06
+    )
+    assert set(summary["z_scores"]["focal_bmc_loss_mm"]) == {"vs_fracture", "vs_control"}
+    # The maps: 0.3 mm patient-aligned grid, nonzero where voids are, the header says what they are.
+    bmc = Volume.read(out / "focal_bmc_loss.nrrd")
+    np.testing.assert_allclose(bmc.spacing, 0.3)
+    assert bmc.array.max() > summary["focal_bmc_loss_mm"] > 0
+    roi_voxels = round(summary["roi_volume_ml"] * 1000 / 0.3**3)
+    assert bmc.array.sum() / roi_voxels == pytest.approx(summary["focal_bmc_loss_mm"], rel=1e-3)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(out / "focal_bmd_loss.nrrd"))
+    reader.ReadImageInformation()
+    assert reader.GetMetaData("BoneQuality_bmd_scale") == "HU-equivalent (uncalibrated)"
+    assert (out / "report.png").stat().st_size > 50_000
+
+
+def test_calibrations_and_seed(phantom_files, tmp_path, capsys):
+    cal = phantom_files["truth"]["calibration"]
+    out1, out2, out3 = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert (
+        _run(
+            phantom_files["ct"],
+            "--mask",
+            phantom_files["mask"],
+            "--calibration",
+            f"{cal['slope']},{cal['intercept']}",
+            "--out",
+            out1,
+        )
+        == 0
+    )
+    assert (
+        _run(
+            phantom_files["ct"],
+            "--mask",
+            phantom_files["mask"],
+            "--phantom-inserts",
+            phantom_files["inserts"],
+            "--out",
+            out2,
+        )
+        == 0
+    )
+    assert _run(phantom_files["ct"], "--seed", "0,0,0", "--out", out3) == 0
+    capsys.readouterr()
+    s1, s2, s3 = (json.loads((o / "summary.json").read_text()) for o in (out1, out2, out3))
+    assert s1["calibrated"] is s2["calibrated"] is True
+    assert s1["bmd_units"] == "mg/cm3 HA"
+    assert s2["calibration"]["r_squared"] == pytest.approx(1.0)
+    assert s2["bmd_mg_cm3"] == pytest.approx(s1["bmd_mg_cm3"], rel=1e-6)
+    assert s3["calibrated"] is False
+    assert s3["inputs"]["seed_lps"] == [0.0, 0.0, 0.0]
+    assert {p.name for p in out3.iterdir()} == OUTPUTS
+
+
+def _shifted_mask(phantom_files, tmp_path):
+    m = Volume.read(phantom_files["mask"])
+    path = tmp_path / "far.nrrd"
+    Volume(m.array, m.spacing, m.origin + 400.0, m.direction).write(path)
+    return path
+
+
+def _mr_like(phantom_files, tmp_path):
+    ct = Volume.read(phantom_files["ct"])
+    path = tmp_path / "mr.nrrd"
+    ct.with_array(((ct.array.astype(np.float32) + 1000) * 0.5).astype(np.int16)).write(path)
+    return path
+
+
+def _tiny_mask(phantom_files, tmp_path):
+    m = Volume.read(phantom_files["mask"])
+    arr = np.zeros_like(m.array)
+    arr[30:40, 70:80, 75:85] = 1  # 5 mm cube
+    path = tmp_path / "tiny.nrrd"
+    m.with_array(arr).write(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda f, t: [t / "missing.nrrd", "--mask", f["mask"]], "file not found"),
+        (lambda f, t: [f["ct"], "--mask", _shifted_mask(f, t)], "does not overlap"),
+        (lambda f, t: [_mr_like(f, t), "--mask", f["mask"]], "does not look like a CT"),
+        (lambda f, t: [f["ct"], "--mask", _tiny_mask(f, t)], "empty after the 6 mm erosion"),
+        (lambda f, t: [f["ct"], "--mask", f["mask"], "--label", "7"], "label 7 does not occur"),
+        (lambda f, t: [f["ct"], "--mask", f["mask"], "--calibration=-1,0"], "slope must be a positive"),
+        (lambda f, t: [f["ct"], "--seed", "0,-30,0"], "seed point"),
+        (lambda f, t: [f["ct"], "--seed", "0,0,900"], "outside the image"),
+        (lambda f, t: [f["ct"], "--seed", "0,0,0", "--label", "1"], "give --mask too"),
+    ],
+    ids=[
+        "missing-ct",
+        "mask-elsewhere",
+        "mr",
+        "tiny-roi",
+        "bad-label",
+        "bad-slope",
+        "seed-in-tissue",
+        "seed-outside",
+        "label-without-mask",
+    ],
+)
+def test_bad_inputs_exit_2_and_leave_nothing(phantom_files, tmp_path, capsys, make_args, message):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    args = make_args(phantom_files, inputs)
+    out = tmp_path / "out"
+    assert _run(*args, "--out", out) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert message in err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs"]
+
+
+def test_bad_inserts_file_exit_2(phantom_files, tmp_path, capsys):
+    bad = tmp_path / "inserts.json"
+    bad.write_text(json.dumps({"inserts": [{"density_mg_cm3": 100, "hu": 50}]}))
+    out = tmp_path / "out"
+    assert (
+        _run(phantom_files["ct"], "--mask", phantom_files["mask"], "--phantom-inserts", bad, "--out", out)
+        == 2
+    )
+    assert "at least two inserts" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_mask_and_seed_are_exclusive(phantom_files, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        _run(phantom_files["ct"], "--mask", phantom_files["mask"], "--seed", "0,0,0", "--out", tmp_path / "o")
+    assert exc.value.code == 2
+    assert list(tmp_path.iterdir()) == []
