@@ -55,6 +55,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary.json"
+#: Environment variables that size the thread pools of numpy's BLAS, OpenMP and ITK.
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
+)
 _STAGE = ".stage-"
 _OLD = ".old-"
 
@@ -274,9 +281,11 @@ def _lock(out: Path) -> Iterator[None]:
 def dask_client(*, workers: int | None = None, scheduler: str | None = None):
     """A ``distributed.Client``: to ``scheduler`` if given, else on a new LocalCluster.
 
-    The LocalCluster has ``workers`` single-threaded worker processes (default: the
-    number of CPUs) and no dashboard. Both are closed on exit.
+    The LocalCluster has ``workers`` worker processes (default: the number of CPUs), each
+    running one task at a time, with ``cpus // workers`` threads for numpy/OpenMP inside a
+    task; its HTTP endpoint listens on a free port. Both are closed on exit.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -292,7 +301,13 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None):
     n = int(workers or os.cpu_count() or 1)
     if n < 1:
         raise InputFileError(f"--workers {workers}: give at least 1 worker.")
-    with _quiet_distributed():
+    # Dask starts workers with OMP/MKL/OpenBLAS limited to 1 thread (ITK unlimited); give
+    # each worker its share of the cores instead (1 worker on 2 cores: 2 threads inside
+    # numpy/ITK; 2 workers: 1 each, so the pools never oversubscribe the cores).
+    inner = str(max(1, (os.cpu_count() or 1) // n))
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {})}
+    environ.update(dict.fromkeys(_THREAD_VARIABLES, inner))
+    with _quiet_distributed(), dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         # ":0": the scheduler's HTTP endpoint on a free port, so concurrent runs never collide.
         cluster = LocalCluster(
             n_workers=n,
