@@ -70,6 +70,7 @@ __all__ = [
     "analyze_sacroplasty",
     "detect_cement",
     "distribution_score",
+    "find_canal",
     "read_screws",
     "screw_contact",
     "vf_percent",
