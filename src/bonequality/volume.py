@@ -118,14 +118,13 @@ class Volume:
 
     def index_to_physical(self, ijk) -> np.ndarray:
         """Continuous indices ``(..., 3)`` in ``(i, j, k)`` order to LPS mm ``(..., 3)``."""
-        ijk = np.asarray(ijk, dtype=float)
-        return ijk @ (self.direction * self.spacing).T + self.origin
+        return _affine(ijk, self.direction * self.spacing, self.origin)
 
     def physical_to_index(self, points) -> np.ndarray:
         """LPS mm ``(..., 3)`` to continuous ``(i, j, k)`` indices ``(..., 3)``."""
-        points = np.asarray(points, dtype=float)
         # direction is orthonormal, so its inverse is its transpose.
-        return ((points - self.origin) @ self.direction) / self.spacing
+        inverse = self.direction.T / self.spacing[:, np.newaxis]
+        return _affine(points, inverse, -inverse @ self.origin)
 
     def contains(self, points, *, margin_mm: float = 0.0) -> np.ndarray:
         """Whether LPS points lie inside the image extent (voxel edges), shrunk by ``margin_mm``."""
@@ -309,6 +308,20 @@ class Volume:
             raise InputFileError(f"{path}: unsupported output ending; use one of {', '.join(IMAGE_SUFFIXES)}")
         with atomic_file(path) as tmp:
             sitk.WriteImage(self.to_sitk(), str(tmp), compress)
+
+
+def _affine(points, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``points @ matrix.T + offset`` for ``(..., 3)`` points, column by column.
+
+    An (N, 3) @ (3, 3) product does not reach BLAS and is several times slower than
+    three fused multiply-adds per output column on large point sets.
+    """
+    p = np.asarray(points, dtype=float)
+    out = np.empty(p.shape, dtype=float)
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    for r in range(3):
+        out[..., r] = matrix[r, 0] * x + matrix[r, 1] * y + matrix[r, 2] * z + offset[r]
+    return out
 
 
 def read_image(path: str | os.PathLike, *, name: str | None = None) -> Volume:
