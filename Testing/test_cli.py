@@ -84,3 +84,20 @@ def test_phantom_oblique_has_oblique_direction(tmp_path):
     vol = bonequality.Volume.read(out)
     assert not np.allclose(vol.direction, np.eye(3), atol=1e-3)
     np.testing.assert_allclose(vol.spacing, bonequality.phantoms.ANISOTROPIC_SPACING, atol=1e-5)
+
+
+def test_negative_coordinate_tuples_are_values_not_options():
+    from bonequality.cli import _join_negative_tuples
+
+    argv = ["cement", "ct.nrrd", "--seed", "-12.5,-80,210", "--out", "o", "--calibration", "-1.5,3"]
+    assert _join_negative_tuples(argv) == [
+        "cement",
+        "ct.nrrd",
+        "--seed=-12.5,-80,210",
+        "--out",
+        "o",
+        "--calibration=-1.5,3",
+    ]
+    # Single negative numbers and ordinary options are left to argparse.
+    plain = ["--bone-threshold", "-5", "--out", "x"]
+    assert _join_negative_tuples(plain) == plain

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import traceback
 
@@ -62,9 +63,27 @@ class _Bar:
             self.bar.close()
 
 
+_NEGATIVE_TUPLE = re.compile(r"^-\d*\.?\d+(,\s*-?\d*\.?\d+)+$")
+
+
+def _join_negative_tuples(argv: list[str]) -> list[str]:
+    """``--seed -12.5,-80,210`` -> ``--seed=-12.5,-80,210``.
+
+    argparse takes a value starting with ``-`` for an option unless it is a single
+    number; LPS coordinates are often negative, so join such tuples to their option.
+    """
+    out: list[str] = []
+    for tok in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _NEGATIVE_TUPLE.match(tok):
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_tuples(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
