@@ -136,7 +136,8 @@ def main() -> None:
     print(f"ROI: {n_roi} voxels ({fast_run['roi_ml']:.1f} ml) at 0.3 mm, 15 axial orientations, 2 threads")
     print("fast, analyze_focal_defect whole call (erosion, resampling, smoothing, star-lines, summaries):")
     print(
-        f"  wall {fast:.2f} s (best of {args.repeats}: {', '.join(f'{t:.2f}' for t in fast_run['wall'])}); "
+        f"  wall {fast:.2f} s best, {np.median(fast_run['wall']):.2f} s median "
+        f"(runs: {', '.join(f'{t:.2f}' for t in fast_run['wall'])}); "
         f"CPU {min(fast_run['cpu']):.2f} s; machine load average {load:.1f} on {os.cpu_count()} cores"
     )
     print(

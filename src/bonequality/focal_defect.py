@@ -341,6 +341,17 @@ def _crop(volume: Volume, array: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> 
     return Volume(sub, volume.spacing, volume.index_to_physical(lo), volume.direction)
 
 
+def _bbox(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) ijk bounds (hi exclusive) of the nonzero voxels of a ``[k, j, i]`` mask."""
+    lo, hi = [], []
+    for axis in (2, 1, 0):  # i, j, k
+        other = tuple(a for a in range(3) if a != axis)
+        nz = np.flatnonzero(mask.any(axis=other))
+        lo.append(nz[0])
+        hi.append(nz[-1] + 1)
+    return np.array(lo), np.array(hi)
+
+
 def _lps_grid(origin: np.ndarray, size, h: float) -> sitk.Image:
     """Identity-direction sitk reference grid: ``size`` (i, j, k) voxels of ``h`` mm from ``origin`` (LPS)."""
     ref = sitk.Image([int(v) for v in size], sitk.sitkUInt8)
@@ -423,10 +434,11 @@ def prepare_focal_defect(
         warnings.append("no BMD calibration: values are HU-equivalent and uncalibrated")
 
     body = _mask_array(volume, mask, seed)
-    ijk = np.argwhere(body)[:, ::-1]
-    lo_i = np.maximum(ijk.min(axis=0) - 2, 0)
-    hi_i = np.minimum(ijk.max(axis=0) + 3, volume.shape_ijk)
-    body_vol = _crop(volume, body.astype(np.float32), lo_i, hi_i)
+    lo_i, hi_i = _bbox(body)
+    lo_i = np.maximum(lo_i - 2, 0)
+    hi_i = np.minimum(hi_i + 2, volume.shape_ijk)
+    body_vol = _crop(volume, body, lo_i, hi_i)
+    body_vol = body_vol.with_array(body_vol.array.astype(np.float32))
     lo, hi = body_vol.physical_bounds()
     ref = _lps_grid(lo, np.maximum(1, np.ceil((hi - lo) / grid_mm - 1e-6).astype(int) + 1), grid_mm)
     fine_mask = _resample(body_vol, ref, default=0.0)
@@ -457,14 +469,21 @@ def prepare_focal_defect(
             f"{2 * erode_mm:g} mm across in every direction."
         )
     # Crop the analysis grid to the ROI plus a margin for the smoothing kernel.
-    idx = np.argwhere(roi_fine)
     margin = int(np.ceil(4 * sigma_mm / grid_mm)) + 1
-    lo_k = np.maximum(idx.min(axis=0) - margin, 0)
-    hi_k = np.minimum(idx.max(axis=0) + margin + 1, roi_fine.shape)
+    lo_r, hi_r = _bbox(roi_fine)
+    lo_k = np.maximum(lo_r[::-1] - margin, 0)
+    hi_k = np.minimum(hi_r[::-1] + margin, roi_fine.shape)
     roi_fine = roi_fine[lo_k[0] : hi_k[0], lo_k[1] : hi_k[1], lo_k[2] : hi_k[2]]
     origin = np.asarray(ref.GetOrigin()) + lo_k[::-1] * grid_mm
     ref = _lps_grid(origin, roi_fine.shape[::-1], grid_mm)
-    ct_fine = _resample(volume, ref, default=-1000.0)
+    # Only the part of the CT around the analysis grid is converted and resampled.
+    corners = np.array([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)]) * (
+        np.array(roi_fine.shape[::-1]) - 1
+    )
+    idx_ct = volume.physical_to_index(origin + corners * grid_mm)
+    lo_c = np.clip(np.floor(idx_ct.min(axis=0)).astype(int) - 2, 0, np.array(volume.shape_ijk) - 1)
+    hi_c = np.clip(np.ceil(idx_ct.max(axis=0)).astype(int) + 3, 1, volume.shape_ijk)
+    ct_fine = _resample(_crop(volume, volume.array, lo_c, hi_c), ref, default=-1000.0)
     ct_fine = ndimage.gaussian_filter(ct_fine, sigma_mm / grid_mm, mode="nearest", truncate=4.0)
     bmd = cal.apply(ct_fine)
     spacing = np.full(3, grid_mm)
@@ -577,17 +596,13 @@ def _sample_values(voids: Voids, q: np.ndarray) -> tuple[np.ndarray, ...]:
     bounds[0], bounds[-1] = 0, voids.n
     bounds[1:-1:2] = voids.start
     bounds[2:-1:2] = voids.stop + 1
-    labels = np.full(2 * k + 1, -1, dtype=np.int32)
-    labels[1::2] = np.arange(k, dtype=np.int32)
-    rid = np.repeat(labels, np.diff(bounds))[q]
-    hit = rid >= 0
-    r = rid[hit]
-    out = []
-    for arr in (voids.width, voids.bmd_loss, voids.bmc_loss):
-        v = np.zeros(q.shape, dtype=np.float32)
-        v[hit] = arr[r]
-        out.append(v)
-    return tuple(out)
+    labels = np.zeros(2 * k + 1, dtype=np.int32)  # 0 = no void, v + 1 = void v
+    labels[1::2] = np.arange(1, k + 1, dtype=np.int32)
+    idx = np.repeat(labels, np.diff(bounds))[q]
+    return tuple(
+        np.concatenate([[0.0], arr]).astype(np.float32)[idx]
+        for arr in (voids.width, voids.bmd_loss, voids.bmc_loss)
+    )
 
 
 # ---------------------------------------------------------------------------------- star lines
