@@ -307,7 +307,13 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None):
     inner = str(max(1, (os.cpu_count() or 1) // n))
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {})}
     environ.update(dict.fromkeys(_THREAD_VARIABLES, inner))
-    with _quiet_distributed(), dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    config = {
+        "distributed.nanny.pre-spawn-environ": environ,
+        # send every case to a worker at once instead of one at a time after each result:
+        # no scheduler round trip between two cases (cases are independent and similar).
+        "distributed.scheduler.worker-saturation": float("inf"),
+    }
+    with _quiet_distributed(), dask.config.set(config):
         # ":0": the scheduler's HTTP endpoint on a free port, so concurrent runs never collide.
         cluster = LocalCluster(
             n_workers=n,
