@@ -188,3 +188,16 @@ def test_mask_and_seed_are_exclusive(phantom_files, tmp_path):
         _run(phantom_files["ct"], "--mask", phantom_files["mask"], "--seed", "0,0,0", "--out", tmp_path / "o")
     assert exc.value.code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_section(tmp_path):
+    from bonequality.commands import focal_defect
+
+    sections = focal_defect.demo(tmp_path, None)
+    assert len(sections) == 1
+    section = sections[0]
+    assert section.images == ("focal_defect/report.png",)
+    assert (tmp_path / section.images[0]).stat().st_size > 50_000
+    assert section.table["calibration R² (3 inserts)"] > 0.999
+    assert "mg/cm3 HA" in " ".join(section.table)
+    assert section.table["focal BMC loss (mm)"] > 0
