@@ -311,6 +311,16 @@ def test_calibrated_bmd_is_linear_in_hu(vertebra_iso):
     # Denser-looking BMD scale changes losses but not where the voids are.
     assert s.void_fraction == pytest.approx(ref.summary.void_fraction, abs=0.01)
     assert s.focal_bmd_loss > ref.summary.focal_bmd_loss
+    # Only the scale-free intercept width compares with seed 004 without a calibration.
+    assert {r["key"]: r["comparable"] for r in ref.summary.reference} == {
+        "focal_bmc_loss_mm": False,
+        "focal_bmd_loss": False,
+        "intercept_width_mm": True,
+        "bmd_mg_cm3": False,
+    }
+    assert all(r["comparable"] for r in s.reference)
+    # The half-maximum levels are invariant under a linear calibration: same widths.
+    assert s.intercept_width_mm == pytest.approx(ref.summary.intercept_width_mm, rel=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -67,17 +67,24 @@ __all__ = [
     "ERODE_MM",
     "GRID_MM",
     "INTACT_BONE_MG_CM3",
+    "MIN_ROI_ML",
+    "PAPER_MINUTES_PER_VERTEBRA",
     "REFERENCE",
     "SMOOTH_SIGMA_MM",
     "Calibration",
     "FocalDefectResult",
+    "FocalDefectSummary",
+    "PreparedInput",
     "ReferenceValue",
+    "Voids",
     "analyze_focal_defect",
     "detect_voids",
     "prepare_focal_defect",
     "read_phantom_inserts",
     "segment_body_from_seed",
     "star_directions",
+    "star_line_maps",
+    "z_scores",
 ]
 
 #: ROI erosion from the vertebral-body mask (mm), seed 004 section 2.3.1.
@@ -110,13 +117,14 @@ class ReferenceValue:
     fracture_sd: float
     control_mean: float
     control_sd: float
+    bmd_scaled: bool = True  # depends on the BMD scale (False: intercept width, scale-free)
 
 
 #: Seed 004 reference values: 91 vertebral compression fracture cases vs 114 controls.
 REFERENCE: tuple[ReferenceValue, ...] = (
     ReferenceValue("focal_bmc_loss_mm", "focal BMC loss", "mm", 1.03, 0.13, 0.93, 0.11),
     ReferenceValue("focal_bmd_loss", "focal BMD loss", "fraction", 0.45, 0.03, 0.42, 0.03),
-    ReferenceValue("intercept_width_mm", "intercept width", "mm", 1.95, 0.18, 1.87, 0.18),
+    ReferenceValue("intercept_width_mm", "intercept width", "mm", 1.95, 0.18, 1.87, 0.18, bmd_scaled=False),
     ReferenceValue("bmd_mg_cm3", "BMD", "mg/cm³", 78.0, 40.0, 124.0, 71.0),
 )
 
@@ -431,7 +439,10 @@ def prepare_focal_defect(
         warnings.append(msg)
         log.warning(msg)
     if not cal.calibrated:
-        warnings.append("no BMD calibration: values are HU-equivalent and uncalibrated")
+        warnings.append(
+            "no BMD calibration: values are HU-equivalent and uncalibrated; z-scores of BMD, focal BMD "
+            "loss and focal BMC loss against seed 004 (mg/cm³) are indicative only"
+        )
 
     body = _mask_array(volume, mask, seed)
     lo_i, hi_i = _bbox(body)
@@ -465,8 +476,8 @@ def prepare_focal_defect(
         what = "empty" if roi_ml == 0 else f"only {roi_ml:.2f} ml"
         raise MaskError(
             f"vertebral-body mask: the ROI is {what} after the {erode_mm:g} mm erosion (at least "
-            f"{MIN_ROI_ML:g} ml needed); the mask must be a whole vertebral body, over "
-            f"{2 * erode_mm:g} mm across in every direction."
+            f"{MIN_ROI_ML:g} ml needed); the mask must be a whole, filled vertebral body (no "
+            f"holes), over {2 * erode_mm:g} mm across in every direction."
         )
     # Crop the analysis grid to the ROI plus a margin for the smoothing kernel.
     margin = int(np.ceil(4 * sigma_mm / grid_mm)) + 1
@@ -863,9 +874,12 @@ def z_scores(values: dict) -> dict:
     return out
 
 
-def _reference_rows(values: dict, z: dict) -> tuple[dict, ...]:
+def _reference_rows(values: dict, z: dict, calibrated: bool) -> tuple[dict, ...]:
+    """Seed 004's group values beside ours; ``comparable`` is False for BMD-scaled values
+    of an uncalibrated (HU-equivalent) run, whose z-scores are only indicative."""
     return tuple(
         {
+            "comparable": calibrated or not ref.bmd_scaled,
             "measure": ref.label,
             "key": ref.key,
             "unit": ref.unit,
@@ -961,7 +975,7 @@ def analyze_focal_defect(
         grid_mm=GRID_MM,
         seconds=time.perf_counter() - t0,
         warnings=prep.warnings,
-        reference=_reference_rows(values, z),
+        reference=_reference_rows(values, z, prep.calibration.calibrated),
     )
     report(progress, 1.0, "focal defect: done")
     g = prep.roi
