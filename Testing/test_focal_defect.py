@@ -247,10 +247,10 @@ def test_fast_maps_match_per_voxel_baseline():
     _, slow = _baseline().baseline_maps(prep.bmd.array, roi, voxels=sel)
     for f, b in zip(fast, slow):
         fv = f[tuple(sel.T)]
-        # The same ROI means; voxel values differ only where a void edge passes between
-        # the voxel and the nearest sample of the rotated grid (<= 0.15 mm).
-        assert fv.mean() == pytest.approx(b.mean(), rel=0.03)
-        assert np.corrcoef(fv, b)[0, 1] > 0.97
+        # The same ROI means; voxel values differ only where a void edge passes between the
+        # voxel's own line and the nearest row of the rotated grid (<= 0.15 mm apart).
+        assert fv.mean() == pytest.approx(b.mean(), rel=0.02)
+        assert np.corrcoef(fv, b)[0, 1] > 0.985
         assert np.median(np.abs(fv - b)) < 0.05 * b.mean()
 
 

@@ -601,7 +601,11 @@ def detect_voids(profile: np.ndarray, step_mm: float, *, intact: float = INTACT_
 
 
 def _sample_values(voids: Voids, q: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(width, bmd_loss, bmc_loss) at flat sample indices ``q`` (0 outside voids)."""
+    """(width, bmd_loss, bmc_loss) at positions ``q`` of the flat array (0 outside voids).
+
+    ``q`` is continuous (in samples): a position is in a void when it lies between the
+    void's sub-sample crossings ``left`` and ``right``.
+    """
     k = voids.start.size
     bounds = np.empty(2 * k + 2, dtype=np.int64)
     bounds[0], bounds[-1] = 0, voids.n
@@ -609,7 +613,14 @@ def _sample_values(voids: Voids, q: np.ndarray) -> tuple[np.ndarray, ...]:
     bounds[2:-1:2] = voids.stop + 1
     labels = np.zeros(2 * k + 1, dtype=np.int32)  # 0 = no void, v + 1 = void v
     labels[1::2] = np.arange(1, k + 1, dtype=np.int32)
-    idx = np.repeat(labels, np.diff(bounds))[q]
+    per_sample = np.repeat(labels, np.diff(bounds))
+    q0 = np.clip(np.floor(q).astype(np.int64), 0, voids.n - 2)
+    # Void of the sample at or before q (q <= its right crossing), else of the sample after (q >= left).
+    right = np.concatenate([[-np.inf], voids.right])
+    left = np.concatenate([[np.inf], voids.left])
+    a = per_sample[q0]
+    b = per_sample[q0 + 1]
+    idx = np.where((a > 0) & (q <= right[a]), a, np.where((b > 0) & (q >= left[b]), b, 0))
     return tuple(
         np.concatenate([[0.0], arr]).astype(np.float32)[idx]
         for arr in (voids.width, voids.bmd_loss, voids.bmc_loss)
@@ -703,7 +714,8 @@ def _axial_pass(g: _Grid, direction: np.ndarray, step_mm: float) -> tuple[np.nda
     val[~roi_s] = np.nan
     flat = np.ascontiguousarray(val.T).ravel()
     voids = detect_voids(flat, step_mm)
-    m_pix = rstart[row] + (cu - first[row])
+    # Each voxel's exact position along its (nearest) row, in flat sample units.
+    m_pix = (rstart[row] - first[row]) + u
     q = g.vk * m2 + m_pix[g.vpix]
     return _sample_values(voids, q)
 
@@ -737,7 +749,7 @@ def _oblique_pass(g: _Grid, direction: np.ndarray, step_mm: float) -> tuple[np.n
     flat = val.ravel()
     voids = detect_voids(flat, step_mm)
     r = rnd - lo
-    q = (r[:, 0] * nb + r[:, 1]) * nu + r[:, 2]
+    q = (r[:, 0] * nb + r[:, 1]) * nu + (abu[:, 2] - lo[2])
     return _sample_values(voids, q)
 
 
