@@ -198,7 +198,7 @@ class SacralBoneAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         warnings = table.GetAttribute("BoneQuality.Warnings") if table is not None else ""
         self.ui.warningsLabel.text = warnings or ""
         self.ui.warningsLabel.visible = bool(warnings)
-        self.ui.reformatButton.enabled = self.logic.plan is not None
+        self.ui.reformatButton.enabled = self.logic.sacroplasty.plan is not None
 
     def _showNextLandmark(self) -> None:
         node = self._parameterNode.landmarks if self._parameterNode else None
@@ -218,8 +218,8 @@ class SacralBoneAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     def onLiveUpdate(self) -> None:
         try:
-            self.logic.updateCorridors(self._parameterNode)
-            self.ui.statusLabel.text = _("Updated.")
+            if self.logic.liveUpdate(self._parameterNode):
+                self.ui.statusLabel.text = _("Updated.")
         except BoneQualityError as exc:
             self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
         self._updateGui()
@@ -285,7 +285,7 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
         self.session = logic_sacral.CorridorSession()
-        self.plan = None
+        self.sacroplasty = logic_sacral.SacroplastySession()
 
     def getParameterNode(self):
         return SacralBoneAnalysisParameterNode(super().getParameterNode())
@@ -312,13 +312,25 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
         )
 
     def planSacroplasty(self, p):
-        self.plan = logic_sacral.run_sacroplasty(
+        return self.sacroplasty.run(
             p.inputVolume, p.landmarks, results=self.results(), bone_threshold=self._threshold(p)
         )
-        return self.plan
+
+    def liveUpdate(self, p) -> bool:
+        """Refresh whichever results exist (corridors, sacroplasty) after a landmark moved."""
+        updated = False
+        if self.session.result is not None:
+            self.updateCorridors(p)
+            updated = True
+        if self.sacroplasty.plan is not None:
+            self.sacroplasty.update(
+                p.inputVolume, p.landmarks, results=self.results(), bone_threshold=self._threshold(p)
+            )
+            updated = True
+        return updated
 
     def reformat(self, sliceNode, side: str) -> None:
-        logic_sacral.reformat_slice_node(sliceNode, self.plan, side)
+        logic_sacral.reformat_slice_node(sliceNode, self.sacroplasty.plan, side)
 
     def showCorridors(self, p) -> None:
         results = self.results()

@@ -5,7 +5,8 @@ Two user actions, each one library call:
 * "Analyze corridors": :func:`bonequality.corridors.analyze_corridors` (and, when a
   landmark is dragged with live update on, :func:`bonequality.corridors.update_corridors`,
   which re-samples only what that landmark changes);
-* "Plan sacroplasty": :func:`bonequality.sacroplasty.plan_sacroplasty`.
+* "Plan sacroplasty": :class:`bonequality.sacroplasty.SacroplastyPlanner` (kept per CT,
+  so a dragged landmark re-plans all six trajectories without converting the CT again).
 
 Results are written only after the call succeeds. Result roles on the parameter node:
 ``corridors.table`` (region means with seed 000 Table 1 and z-scores), ``corridors.summary``
@@ -27,7 +28,7 @@ from ..corridors import REFERENCE_COHORT, REGIONS, CorridorResult, analyze_corri
 from ..frames import lps_to_ras
 from ..landmarks import Landmarks
 from ..sacroplasty import REFERENCE as SACROPLASTY_REFERENCE
-from ..sacroplasty import SacroplastyPlan, plan_sacroplasty
+from ..sacroplasty import SacroplastyPlan, SacroplastyPlanner
 from ..volume import Volume
 from .colors import thermal_color_node
 from .markups import landmarks_from_node, landmarks_to_node, line_node
@@ -39,6 +40,7 @@ from .volumes import ijk_to_ras_of_node, node_to_volume, volume_to_node
 
 __all__ = [
     "CorridorSession",
+    "SacroplastySession",
     "corridor_tables",
     "reformat_slice_node",
     "run_sacroplasty",
@@ -86,17 +88,15 @@ def corridor_tables(result: CorridorResult) -> tuple[pd.DataFrame, pd.DataFrame]
     return regions, pd.DataFrame(summary, columns=["Measure", "Value", "Unit", "Note"])
 
 
-class CorridorSession:
-    """Keeps the CT as a :class:`Volume` and the last result, for fast live updates.
-
-    The CT is converted again only when its voxels or geometry change.
-    """
+class _CachedVolume:
+    """The CT node as a :class:`Volume`, converted again only when its voxels or geometry change."""
 
     def __init__(self):
         self._key = None
         self._volume: Volume | None = None
-        self.result: CorridorResult | None = None
-        self._landmarks: Landmarks | None = None
+
+    def _volume_changed(self) -> None:
+        """Drop what depends on the previous CT."""
 
     def volume(self, node) -> Volume:
         image = node.GetImageData()
@@ -105,8 +105,20 @@ class CorridorSession:
         if key != self._key:
             self._volume = node_to_volume(node)
             self._key = key
-            self.result = None
+            self._volume_changed()
         return self._volume
+
+
+class CorridorSession(_CachedVolume):
+    """Keeps the CT as a :class:`Volume` and the last result, for fast live updates."""
+
+    def __init__(self):
+        super().__init__()
+        self.result: CorridorResult | None = None
+        self._landmarks: Landmarks | None = None
+
+    def _volume_changed(self) -> None:
+        self.result = None
 
     def analyze(
         self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
@@ -269,14 +281,45 @@ def sacroplasty_table(plan: SacroplastyPlan) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class SacroplastySession(_CachedVolume):
+    """Keeps one :class:`SacroplastyPlanner` per CT and the last plan, for live re-planning."""
+
+    def __init__(self):
+        super().__init__()
+        self._planner: SacroplastyPlanner | None = None
+        self.plan: SacroplastyPlan | None = None
+
+    def _volume_changed(self) -> None:
+        self._planner = None
+        self.plan = None
+
+    def run(
+        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None
+    ) -> SacroplastyPlan:
+        """Plan the needles (one planner call) and write the result nodes; nothing is written on error."""
+        volume = self.volume(volume_node)
+        threshold = None if bone_threshold is None else float(bone_threshold)
+        if self._planner is None or self._planner.bone_threshold != threshold:
+            self._planner = SacroplastyPlanner(volume, bone_threshold=threshold)
+        plan = self._planner.plan(landmarks_from_node(landmarks_node))
+        self.plan = plan
+        write_sacroplasty_results(plan, volume_node.GetName(), results)
+        return plan
+
+    def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None):
+        """After a landmark moved: re-plan if a plan was made before (else nothing to update)."""
+        if self.plan is None:
+            return None
+        return self.run(volume_node, landmarks_node, results=results, bone_threshold=bone_threshold)
+
+
 def run_sacroplasty(
     volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None
 ) -> SacroplastyPlan:
-    """Plan the sacroplasty needles (one :func:`plan_sacroplasty` call) and write the result nodes."""
-    volume = node_to_volume(volume_node)
-    plan = plan_sacroplasty(volume, landmarks_from_node(landmarks_node), bone_threshold=bone_threshold)
-    write_sacroplasty_results(plan, volume_node.GetName(), results)
-    return plan
+    """One-off plan (a fresh :class:`SacroplastySession`) written as result nodes."""
+    return SacroplastySession().run(
+        volume_node, landmarks_node, results=results, bone_threshold=bone_threshold
+    )
 
 
 def write_sacroplasty_results(plan: SacroplastyPlan, name: str, results: ResultNodes) -> None:

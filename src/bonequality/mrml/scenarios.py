@@ -29,6 +29,7 @@ __all__ = [
     "corridors_live_update",
     "corridors_pelvis",
     "focal_defect_vertebra",
+    "sacroplasty_live_update",
     "sacroplasty_pelvis",
 ]
 
@@ -336,6 +337,52 @@ def sacroplasty_pelvis(scene=None) -> dict:
 
 
 # ------------------------------------------------------------------------------- FocalDefect
+def sacroplasty_live_update(scene=None) -> dict:
+    """Dragging a corner re-plans all six trajectories in place; a bad corner keeps the plan."""
+    from .logic_sacral import SacroplastySession
+
+    scene = scene or slicer.mrmlScene
+    loaded = _pelvis(scene, oblique=False)
+    results = _holder(scene)
+    session = SacroplastySession()
+    _require(
+        session.update(loaded.volume, loaded.landmarks, results=results) is None, "updated before a plan"
+    )
+    first = session.run(loaded.volume, loaded.landmarks, results=results)
+    table = results.get("sacroplasty.table")
+    node = loaded.landmarks
+    index = next(
+        i for i in range(node.GetNumberOfControlPoints()) if node.GetNthControlPointLabel(i) == "S1_corner_PS"
+    )
+    pos = np.array(node.GetNthControlPointPositionWorld(index))
+    node.SetNthControlPointPositionWorld(index, *(pos + np.array([0.0, 0.0, 3.0])).tolist())  # 3 mm superior
+    moved = session.update(loaded.volume, node, results=results)
+    _require(results.get("sacroplasty.table") is table, "live update replaced the table node")
+    _require(
+        not np.allclose(moved.target_midsagittal_lps, first.target_midsagittal_lps),
+        "the target did not move with S1_corner_PS",
+    )
+    before = dataframe_from_table_node(table)
+    node.SetNthControlPointPositionWorld(
+        index, *node.GetNthControlPointPositionWorld(_index(node, "S1_corner_AI"))
+    )
+    try:
+        session.update(loaded.volume, node, results=results)
+    except BoneQualityError as exc:
+        _require("S1_corner_PS" in str(exc), f"the error does not name the corner: {exc}")
+    else:
+        raise AssertionError("coincident corners were accepted")
+    _require(dataframe_from_table_node(table).equals(before), "the table changed after a failed update")
+    _require(session.plan is moved, "the session dropped its last good plan")
+    return {
+        "target_shift_mm": float(np.linalg.norm(moved.target_midsagittal_lps - first.target_midsagittal_lps))
+    }
+
+
+def _index(node, label: str) -> int:
+    return next(i for i in range(node.GetNumberOfControlPoints()) if node.GetNthControlPointLabel(i) == label)
+
+
 def focal_defect_vertebra(scene=None) -> dict:
     """Vertebra phantom -> focal-defect logic -> three thermal maps and the summary table.
 
@@ -383,6 +430,7 @@ SCENARIOS = {
         corridors_guided_placement,
         corridors_live_update,
         sacroplasty_pelvis,
+        sacroplasty_live_update,
     ),
     "FocalDefect": (focal_defect_vertebra,),
     "CementVolume": (cement_phantom, cement_failure_keeps_results, cement_cancel_keeps_results),
