@@ -2,6 +2,9 @@
 
 Writes a phantom cohort (``bonequality phantom-cohort``), then in the same run:
 
+0. **the layer alone**: in this (warm) process, every case's analyses called directly vs
+   through :func:`~bonequality.batch.runner.run_case` (staging folder, summary.json,
+   atomic publish): the batch layer's own per-case cost, without Dask;
 1. **direct**: every case's analyses called in a plain loop in a fresh Python process
    (no Dask, no staging, no cohort files) with the environment a 1-worker cluster gives
    its worker (``distributed.nanny.pre-spawn-environ`` with ``OMP_NUM_THREADS`` etc. set
@@ -14,7 +17,9 @@ Each is run ``--repeat`` times, interleaved, and the fastest run counts (the mac
 shared: other processes load the CPU, so absolute timings are pessimistic and the
 2-worker speed-up is limited by the free cores; the load average is printed).
 Overhead = (batch with 1 worker - direct loop) / direct loop; the target is < 10 %. It is
-also shown without the LocalCluster's start-up (measured separately).
+also shown without the LocalCluster's start-up (measured separately), and, immune to the
+load drifting between runs, within each batch run: its wall time against the time the
+worker spent inside the analyses (``analysis_seconds`` of each case's summary.json).
 
 The fixed cost of a run (LocalCluster start and close, a few seconds) dominates when the
 cases are tiny; ``--pelvis-spacing 1.0`` makes the pelvis cases heavier, closer to real CTs.
@@ -53,6 +58,32 @@ def direct_loop(manifest_path: Path, scratch: Path) -> float:
     return time.perf_counter() - t0
 
 
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
+)
+
+
+def layer_in_process(manifest, analyses, scratch: Path) -> tuple[float, float]:
+    """Seconds of the direct calls and of ``run_case`` (staging, summary, publish) in this process."""
+    from bonequality.batch import run_case
+    from bonequality.batch.registry import CaseInputs, case_analyses
+
+    t0 = time.perf_counter()
+    for case in manifest.cases:
+        inputs = CaseInputs(case)
+        for a in case_analyses(case, analyses):
+            d = scratch / "direct" / case.case_id / a.name
+            d.mkdir(parents=True)
+            a.func(inputs, d)
+    t1 = time.perf_counter()
+    for case in manifest.cases:
+        run_case(case, analyses, scratch / "run_case")
+    return t1 - t0, time.perf_counter() - t1
+
+
 def direct_in_subprocess(manifest_path: Path, scratch: Path, env: dict) -> float:
     res = subprocess.run(
         [sys.executable, __file__, "--direct", str(manifest_path), "--scratch", str(scratch)],
@@ -64,28 +95,21 @@ def direct_in_subprocess(manifest_path: Path, scratch: Path, env: dict) -> float
     return float(res.stdout.strip().splitlines()[-1])
 
 
-def _spin() -> float:
-    t0 = time.perf_counter()
-    x = 0
-    for i in range(5_000_000):
-        x += i
-    return time.perf_counter() - t0
+def concurrent_direct(manifest_path: Path, scratch: Path, env: dict) -> float:
+    """Seconds for two direct loops (one thread each) running at the same time.
 
-
-def machine_parallel_capacity() -> float:
-    """Throughput of 2 concurrent CPU-bound processes over 1 (2.0 on 2 idle cores)."""
-    import multiprocessing as mp
-
-    with mp.get_context("spawn").Pool(2) as pool:
-        one = pool.apply(_spin)
-        t0 = time.perf_counter()
-        pool.map(_spin_wait, [0, 1])
-        two = time.perf_counter() - t0
-    return 2 * one / two
-
-
-def _spin_wait(_) -> float:
-    return _spin()
+    With the single direct loop's time this gives the throughput ratio the machine can
+    give this workload with two processes, whatever the scheduler: the ceiling of the
+    2-worker / 1-worker ratio.
+    """
+    cmd = [sys.executable, __file__, "--direct", str(manifest_path), "--scratch"]
+    procs = [
+        subprocess.Popen(
+            [*cmd, str(scratch / str(i))], env={**os.environ, **env}, stdout=subprocess.PIPE, text=True
+        )
+        for i in range(2)
+    ]
+    return max(float(p.communicate()[0].strip().splitlines()[-1]) for p in procs)
 
 
 def cluster_start_stop(workers: int) -> tuple[float, float]:
@@ -101,14 +125,22 @@ def cluster_start_stop(workers: int) -> tuple[float, float]:
     return t1 - t0, time.perf_counter() - t1
 
 
-def batch(manifest, analyses, out: Path, workers: int, report: bool) -> float:
+def batch(manifest, analyses, out: Path, workers: int, report: bool) -> tuple[float, float]:
+    """Wall seconds of ``run_batch`` and the seconds spent inside the analyses (from the workers)."""
+    import json
+
     from bonequality.batch import run_batch
 
     t0 = time.perf_counter()
     result = run_batch(manifest, analyses, out, workers=workers, write_report=report)
+    wall = time.perf_counter() - t0
     if result.done != len(manifest) or result.failed:
         raise SystemExit(f"batch failed: {result.failures}")
-    return time.perf_counter() - t0
+    inside = sum(
+        sum(json.loads((out / "cases" / c.case_id / "summary.json").read_text())["analysis_seconds"].values())
+        for c in manifest.cases
+    )
+    return wall, inside
 
 
 def main() -> None:
@@ -134,7 +166,7 @@ def main() -> None:
 
     worker_env = {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()}
     threads = str(os.cpu_count() or 1)  # a single worker's share: every core
-    worker_env.update(dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), threads))
+    worker_env.update(dict.fromkeys(THREAD_VARIABLES, threads))
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
@@ -147,12 +179,23 @@ def main() -> None:
 
         runs: dict[str, list[float]] = {"direct loop": [], "batch, 1 worker": [], "batch, 2 workers": []}
         starts = []
+        in_run = []  # (wall - time inside the analyses) / time inside, same run, 1 worker
         for r in range(args.repeat):
             runs["direct loop"].append(direct_in_subprocess(manifest_path, tmp / f"direct{r}", worker_env))
             starts.append(sum(cluster_start_stop(1)))
-            runs["batch, 1 worker"].append(batch(manifest, analyses, tmp / f"b1-{r}", 1, args.report))
-            runs["batch, 2 workers"].append(batch(manifest, analyses, tmp / f"b2-{r}", 2, args.report))
-        capacity = machine_parallel_capacity()
+            wall, inside = batch(manifest, analyses, tmp / f"b1-{r}", 1, args.report)
+            runs["batch, 1 worker"].append(wall)
+            in_run.append((wall - inside) / inside * 100)
+            runs["batch, 2 workers"].append(batch(manifest, analyses, tmp / f"b2-{r}", 2, args.report)[0])
+        one_thread = {**worker_env, **dict.fromkeys(THREAD_VARIABLES, "1")}
+        t_one = min(
+            direct_in_subprocess(manifest_path, tmp / f"one{r}", one_thread) for r in range(args.repeat)
+        )
+        t_two = min(concurrent_direct(manifest_path, tmp / f"two{r}", one_thread) for r in range(args.repeat))
+        capacity = 2 * t_one / t_two
+        layer_in_process(manifest, analyses, tmp / "warm")  # imports and file caches
+        layer = [layer_in_process(manifest, analyses, tmp / f"layer{r}") for r in range(args.repeat)]
+        t_calls, t_run_case = min(x[0] for x in layer), min(x[1] for x in layer)
         best = {k: min(v) for k, v in runs.items()}
         t_direct, t1, t2, t_start1 = (
             best["direct loop"],
@@ -171,14 +214,26 @@ def main() -> None:
                 f"{', '.join(f'{x:.1f}' for x in runs[k])} s)"
             )
         print(f"2 workers / 1 worker throughput ratio: {t1 / t2:.2f}")
-        print(f"   (2 spinning processes / 1 on this machine right now: {capacity:.2f}; 2.0 when idle)")
+        print(
+            f"   ceiling on this machine now: 2 concurrent direct loops (1 thread each) vs 1: {capacity:.2f} "
+            "(2.0 on two free cores)"
+        )
         print(f"LocalCluster(1 worker) start + close: {t_start1:.1f} s (fixed per run)")
         over = (t1 - t_direct) / t_direct * 100
         over_run = (t1 - t_start1 - t_direct) / t_direct * 100
         per_case_ms = (t1 - t_start1 - t_direct) / n * 1000
         print(f"direct loop: {t_direct / n * 1000:.0f} ms per case")
+        print(
+            f"batch layer per case (run_case: staging, summary, atomic publish) vs the direct calls, "
+            f"warm, in one process: {(t_run_case - t_calls) / t_calls * 100:+.1f} % "
+            f"({t_calls:.1f} s vs {t_run_case:.1f} s)"
+        )
         print(f"batch overhead over the direct loop (1 worker): {over:+.1f} % (target < 10 %)")
         print(f"   without the cluster start + close: {over_run:+.1f} % ({per_case_ms:+.0f} ms per case)")
+        print(
+            "batch time outside the analyses / time inside them, within each 1-worker run: "
+            f"{', '.join(f'{x:+.1f}' for x in in_run)} % (best {min(in_run):+.1f} %)"
+        )
 
 
 if __name__ == "__main__":

@@ -172,11 +172,14 @@ def run_case(case: Case, analyses: tuple[Analysis, ...], out: str | os.PathLike)
         for a in analyses:
             a.check_row(inputs)
         figures: dict[str, object] = {}
+        timings: dict[str, float] = {}
         for a in analyses:
             current = a.name
             adir = stage / a.name
             adir.mkdir()
+            ta = time.perf_counter()
             result = a.func(inputs, adir)
+            timings[a.name] = time.perf_counter() - ta
             for k, v in dict(result).items():
                 figures[a.column(k)] = _scalar(v, where=f"analysis '{a.name}' figure '{k}'")
         current = ""
@@ -187,6 +190,7 @@ def run_case(case: Case, analyses: tuple[Analysis, ...], out: str | os.PathLike)
             "analyses": [a.name for a in analyses],
             "fingerprint": case.fingerprint,
             "figures": figures,
+            "analysis_seconds": timings,
             "seconds": time.perf_counter() - t0,
         }
         write_json(stage / SUMMARY, summary)
