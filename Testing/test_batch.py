@@ -507,3 +507,11 @@ def test_build_cohort_keeps_whole_numbers(cohort, tmp_path):
     assert str(df["toy_voxels"].dtype) == "Int64"
     assert df.set_index("case_id").loc["c0", "status"] == "pending"
     assert os.path.isdir(out / "cases" / "c2" / "mean-hu")
+
+
+def test_existing_scheduler_address(cohort, tmp_path, dask_cluster):
+    out = tmp_path / "out"
+    address = dask_cluster.scheduler_info()["address"]
+    result = run_batch(read_manifest(cohort), (MEAN_HU,), out, scheduler=address, write_report=False)
+    assert (result.done, result.failed) == (6, 3)
+    assert len(dask_cluster.scheduler_info()["workers"]) == 2  # the cluster is still up, not closed
