@@ -35,7 +35,6 @@ Left/right, cranial/caudal and anterior/posterior always refer to patient LPS ax
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -50,7 +49,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .errors import AnalysisError, GeometryMismatchError, InputFileError, LandmarkError, MaskError
-from .frames import ras_to_lps
+from .landmarks import read_mrk_json_markups
 from .progress import ProgressCallback, report
 from .volume import Volume
 
@@ -837,23 +836,12 @@ def read_screws(path: str | os.PathLike, *, diameter_mm: float = 7.0) -> tuple[S
     """
     path = Path(path)
     label = f"screws file {path}"
-    if not path.exists():
-        raise InputFileError(f"{label}: not found; check the path.")
-    try:
-        doc = json.loads(path.read_text())
-        markups = doc["markups"]
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{label}: not a valid Slicer .mrk.json ({type(exc).__name__}: {exc}).") from exc
     screws = []
-    for m_index, markup in enumerate(markups):
-        system = str(markup.get("coordinateSystem", "LPS")).upper()
-        pts, names = [], []
-        for cp in markup.get("controlPoints", []):
-            if cp.get("positionStatus", "defined") != "defined" or cp.get("position") is None:
-                continue
-            p = np.asarray(cp["position"], dtype=float).reshape(3)
-            pts.append(ras_to_lps(p) if system == "RAS" else p)
-            names.append(str(cp.get("label", "")))
+    for m_index, parsed in enumerate(read_mrk_json_markups(path, what="screws file")):
+        markup = parsed.markup
+        placed = [(name, p) for name, p in parsed.points if p is not None]
+        names = [name for name, _ in placed]
+        pts = [p for _, p in placed]
         if len(pts) % 2:
             raise InputFileError(
                 f"{label}: markup {m_index + 1} has an odd number ({len(pts)}) of points; give each screw "

@@ -24,7 +24,9 @@ __all__ = [
     "SCHEMA",
     "LandmarkSpec",
     "Landmarks",
+    "MarkupPoints",
     "read_mrk_json",
+    "read_mrk_json_markups",
     "required_labels",
     "schema_table",
     "write_mrk_json",
@@ -294,46 +296,71 @@ def _where(label: str) -> str:
     return s.description if s else "not in the landmark schema"
 
 
-def read_mrk_json(path: str | os.PathLike) -> Landmarks:
-    """Read the control points of a Slicer ``.mrk.json`` file into LPS :class:`Landmarks`.
+@dataclass(frozen=True)
+class MarkupPoints:
+    """One markup of a ``.mrk.json`` file with its control points in LPS.
 
-    Handles ``coordinateSystem`` ``"LPS"`` and ``"RAS"`` (Slicer writes either), several
-    markups in one file, and control points whose ``positionStatus`` is not ``"defined"``
-    (pre-labelled, not yet placed: kept as unplaced).
+    Attributes
+    ----------
+    markup : dict
+        The markup's JSON object (``type``, ``name``, ... as Slicer wrote them).
+    points : tuple of (label, (3,) ndarray or None)
+        Control points in file order; None for points not yet placed.
+    """
+
+    markup: dict
+    points: tuple[tuple[str, np.ndarray | None], ...]
+
+
+def read_mrk_json_markups(path: str | os.PathLike, *, what: str = "landmarks file") -> list[MarkupPoints]:
+    """Parse a Slicer ``.mrk.json`` file: every markup with its control points in LPS.
+
+    Handles ``coordinateSystem`` ``"LPS"`` and ``"RAS"`` (Slicer writes either) and control
+    points whose ``positionStatus`` is not ``"defined"`` (pre-labelled, not yet placed).
+    ``what`` names the file in error messages.
     """
     path = Path(path)
     if not path.exists():
-        raise InputFileError(f"landmarks file {path}: not found; check the path.")
+        raise InputFileError(f"{what} {path}: not found; check the path.")
     try:
         doc = json.loads(path.read_text())
         markups = doc["markups"]
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise InputFileError(
-            f"landmarks file {path}: not a valid Slicer .mrk.json ({type(exc).__name__}: {exc}). "
+            f"{what} {path}: not a valid Slicer .mrk.json ({type(exc).__name__}: {exc}). "
             "Save the markups node from Slicer as .mrk.json."
         ) from exc
-    entries = []
+    out = []
     for markup in markups:
         system = str(markup.get("coordinateSystem", "LPS")).upper()
         if system not in ("LPS", "RAS"):
-            raise InputFileError(
-                f"landmarks file {path}: unknown coordinateSystem {system!r}; expected LPS or RAS."
-            )
+            raise InputFileError(f"{what} {path}: unknown coordinateSystem {system!r}; expected LPS or RAS.")
+        points = []
         for cp in markup.get("controlPoints", []):
-            label = cp.get("label", "")
-            status = cp.get("positionStatus", "defined")
+            label = str(cp.get("label", ""))
             pos = cp.get("position")
-            if status != "defined" or pos is None:
-                entries.append((label, None))
+            if cp.get("positionStatus", "defined") != "defined" or pos is None:
+                points.append((label, None))
                 continue
             try:
                 p = np.asarray(pos, dtype=float).reshape(3)
             except (TypeError, ValueError) as exc:
                 raise InputFileError(
-                    f"landmarks file {path}: point '{label}' has a malformed position {pos!r}."
+                    f"{what} {path}: point '{label}' has a malformed position {pos!r}."
                 ) from exc
-            entries.append((label, ras_to_lps(p) if system == "RAS" else p))
-    return Landmarks(entries, source=f"landmarks file {path.name}")
+            points.append((label, ras_to_lps(p) if system == "RAS" else p))
+        out.append(MarkupPoints(markup, tuple(points)))
+    return out
+
+
+def read_mrk_json(path: str | os.PathLike) -> Landmarks:
+    """Read the control points of a Slicer ``.mrk.json`` file into LPS :class:`Landmarks`.
+
+    All markups in the file are read (see :func:`read_mrk_json_markups`); points not yet
+    placed are kept as unplaced entries.
+    """
+    entries = [pt for m in read_mrk_json_markups(path) for pt in m.points]
+    return Landmarks(entries, source=f"landmarks file {Path(path).name}")
 
 
 def write_mrk_json(

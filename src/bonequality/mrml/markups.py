@@ -127,8 +127,7 @@ def guided_landmarks_node(
         labels += [s.label for s in SCHEMA if s.optional and set(s.used_by) & set(analyses)]
     existing = landmarks_from_node(node) if node is not None else Landmarks()
     given = landmarks if landmarks is not None else Landmarks()
-    # Landmarks' mapping raises LandmarkError (not KeyError) for a missing label, so
-    # ``in`` and ``.get`` cannot be used on it; its to_dict() holds the placed points.
+    # to_dict() holds the placed points only; unplaced labels stay undefined.
     known = {**existing.to_dict(), **given.to_dict()}
     entries = [(label, known.get(label)) for label in labels]
     extra = [(lab, p) for lab, p in existing.entries if lab not in labels]
