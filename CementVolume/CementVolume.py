@@ -64,6 +64,13 @@ class CementVolume(ScriptedLoadableModule):
             "Cox EP, Tutton S, Scheidt M, et al. Front Oncol 2025;15:1494377 (doi:10.3389/fonc.2025.1494377)."
         )
         slicer.app.connect("startupCompleted()", sampledata.register_sample_data)
+        slicer.app.connect("startupCompleted()", _registerSegmentStatisticsPlugin)
+
+
+def _registerSegmentStatisticsPlugin() -> None:
+    import CementVolumeSegmentStatisticsPlugin
+
+    CementVolumeSegmentStatisticsPlugin.register()
 
 
 #

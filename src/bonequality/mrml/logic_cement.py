@@ -19,16 +19,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..cement import CementOptions, CementResult, Screw, analyze_cement
-from ..errors import InputFileError
+from ..cement import CementOptions, CementResult, Screw, analyze_cement, vf_percent
+from ..errors import GeometryMismatchError, InputFileError
 from ..volume import Volume
 from .markups import landmarks_from_node
 from .results import ResultNodes
-from .segmentations import mask_from_node, segmentation_node_from_masks
+from .segmentations import mask_from_node, segment_volume, segmentation_node_from_masks
 from .tables import dataframe_to_table_node
 from .volumes import node_to_volume
 
-__all__ = ["BODY_SOURCES", "cement_tables", "run_cement", "screws_from_node", "seed_from_node"]
+__all__ = [
+    "BODY_SOURCES",
+    "VF_STATISTICS",
+    "cement_tables",
+    "run_cement",
+    "screws_from_node",
+    "seed_from_node",
+    "segment_vf_statistics",
+]
 
 #: How the vertebral body is given (the GUI's choice) -> analyze_cement keyword.
 BODY_SOURCES = {"vertebra mask": "vertebra_mask", "body mask": "body_mask", "seed point": "seed"}
@@ -188,3 +196,50 @@ def write_cement_results(result: CementResult, volume: Volume, volume_node, resu
         "cement.zones",
         dataframe_to_table_node(zones, results.get("cement.zones"), name=f"{name} cement zones", scene=scene),
     )
+
+
+#: Segment Statistics measurements of :func:`segment_vf_statistics`: key -> (name, units).
+VF_STATISTICS = {
+    "vf_percent": ("VF %", "%"),
+    "cdv_cm3": ("cement inside the body (CDV)", "cm3"),
+    "vbv_cm3": ("vertebral body volume (VBV)", "cm3"),
+    "predicted_extensive": ("VF % >= cut-off (extensive distribution predicted)", ""),
+}
+
+
+def segment_vf_statistics(
+    segmentation_node,
+    segment: str,
+    *,
+    body_segment: str = "VertebralBody",
+    vf_cutoff_percent: float = CementOptions.vf_cutoff_percent,
+) -> dict:
+    """VF % of one segment against the vertebral-body segment of the same segmentation.
+
+    VF % = CDV / VBV x 100 (seed 003), where CDV counts only the part of ``segment``
+    inside ``body_segment``. This is what the Segment Statistics plugin of the
+    CementVolume module reports, so a user can read VF % for any cement segment,
+    including one drawn by hand.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`VF_STATISTICS`; empty for the body segment itself.
+    """
+    seg = segmentation_node.GetSegmentation()
+    if segment in (body_segment, seg.GetSegmentIdBySegmentName(body_segment)):
+        return {}
+    body = segment_volume(segmentation_node, body_segment)
+    cement = segment_volume(segmentation_node, segment)
+    try:
+        inside = cement.mask_on(body, name=f"segment '{segment}'")
+    except GeometryMismatchError:  # the segment lies wholly outside the body
+        inside = np.zeros(body.array.shape, dtype=bool)
+    vf = vf_percent(body.array, inside, body.spacing)
+    voxel_cm3 = body.voxel_volume_mm3 / 1000.0
+    return {
+        "vf_percent": vf,
+        "cdv_cm3": float((inside & body.array).sum() * voxel_cm3),
+        "vbv_cm3": float(body.array.sum() * voxel_cm3),
+        "predicted_extensive": bool(vf >= vf_cutoff_percent),
+    }
