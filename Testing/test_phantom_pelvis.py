@@ -8,7 +8,7 @@ import pytest
 from bonequality.geometry import Line, closest_points
 from bonequality.landmarks import required_labels
 from bonequality.phantoms import ANISOTROPIC_SPACING, make_phantom, oblique_direction
-from bonequality.phantoms.pelvis import EDGE_MM, make_pelvis, pelvis_hu
+from bonequality.phantoms.pelvis import EDGE_MM, make_pelvis, pelvis_hu, pelvis_landmarks
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +137,111 @@ def test_make_phantom_registry_and_json_truth(tmp_path):
     assert truth["phantom"] == "pelvis"
     assert truth["l5"]["trabecular_mean_hu"] == 180.0
     assert len(truth["s1"]["entry_L"]) == 3
+
+
+# ---------------------------------------------------------------------------- sacral tilt
+TILT = 30.0
+
+
+@pytest.fixture(scope="module")
+def tilted_oblique():
+    """The tilted phantom (sacral slope 30 degrees) on the anisotropic, oblique grid."""
+    return make_pelvis(sacral_tilt_deg=TILT, spacing=ANISOTROPIC_SPACING, direction=oblique_direction())
+
+
+def test_default_is_upright_and_zero_tilt_is_the_same_phantom():
+    a = make_pelvis(spacing=(3.0, 3.0, 3.0))
+    b = make_pelvis(sacral_tilt_deg=0.0, spacing=(3.0, 3.0, 3.0))
+    assert np.array_equal(a.volume.array, b.volume.array)
+    np.testing.assert_array_equal(a.volume.origin, b.volume.origin)
+    assert a.truth["frame"]["sacral_tilt_deg"] == 0.0
+    np.testing.assert_array_equal(a.truth["frame"]["rotation_lps_from_anatomical"], np.eye(3))
+
+
+def test_tilt_is_a_rigid_rotation_about_the_x_axis_through_the_pivot(tilted_oblique):
+    frame = tilted_oblique.truth["frame"]
+    r = np.array(frame["rotation_lps_from_anatomical"])
+    pivot = np.array(frame["pivot_lps"])
+    a = np.deg2rad(TILT)
+    np.testing.assert_allclose(
+        r, [[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]], atol=1e-15
+    )
+    # Landmarks: the upright ones rotated about the pivot.
+    upright = pelvis_landmarks()
+    for label, p in tilted_oblique.landmarks.items():
+        np.testing.assert_allclose(p, r @ (upright[label] - pivot) + pivot, atol=1e-12, err_msg=label)
+    # The function: the upright function at R^T (p - pivot) + pivot.
+    rng = np.random.default_rng(1)
+    p = rng.uniform((-110, -60, -70), (110, 90, 70), size=(5000, 3))
+    np.testing.assert_allclose(
+        pelvis_hu(p, sacral_tilt_deg=TILT), pelvis_hu((p - pivot) @ r + pivot), atol=1e-3
+    )
+    # Sacral slope: the S1 endplate faces antero-superiorly; AS below PS by 30 sin(30) = 15 mm.
+    lm = tilted_oblique.landmarks
+    slope = np.rad2deg(
+        np.arctan2(
+            lm["S1_corner_PS"][2] - lm["S1_corner_AS"][2], lm["S1_corner_PS"][1] - lm["S1_corner_AS"][1]
+        )
+    )
+    assert slope == pytest.approx(TILT, abs=1e-9)
+    assert lm["S1_corner_PS"][2] - lm["S1_corner_AS"][2] == pytest.approx(15.0, abs=1e-9)
+    # The S1 corners' centre is the pivot, so the sacroplasty target T does not move.
+    np.testing.assert_allclose(
+        np.mean([lm[c] for c in ("S1_corner_PS", "S1_corner_AS", "S1_corner_PI", "S1_corner_AI")], axis=0),
+        pivot,
+        atol=1e-12,
+    )
+
+
+def test_tilted_image_samples_the_truth(tilted_oblique):
+    ph = tilted_oblique
+    ph.landmarks.validate(required_labels("corridors", "sacroplasty"), volume=ph.volume)
+    names, pts, expected = _known(ph)
+    np.testing.assert_allclose(pelvis_hu(pts, sacral_tilt_deg=TILT), expected, atol=1e-3, err_msg=str(names))
+    # Trilinear sampling on 1.6 mm slices reads each material's plateau, except in the middle of
+    # the 2.5 mm iliac cortex, whose plateau (1.5 mm between the 1 mm ramps) is narrower than
+    # the slice: there the tilted cortex crosses the slices obliquely and reads ~1088 HU.
+    got = dict(zip(names, ph.volume.sample(pts)))
+    for name, value in zip(names, expected):
+        assert got[name] == pytest.approx(value, abs=15.0 if name == "ilium_cortex" else 1.0), name
+    # The L5 trabecular core, given in the anatomical frame: its centre and points 1 mm inside
+    # its edges, mapped to LPS, read the L5 trabecular HU.
+    core = ph.truth["l5"]["trabecular_core"]
+    assert core["frame"] == "anatomical"
+    r = np.array(ph.truth["frame"]["rotation_lps_from_anatomical"])
+    pivot = np.array(ph.truth["frame"]["pivot_lps"])
+    (cx, cy), (ax, ay), (z0, z1) = core["center_xy"], core["semi_axes_xy_mm"], core["z_range_mm"]
+    inner = np.array(
+        [
+            [cx, cy, (z0 + z1) / 2],
+            [cx + ax - 2.5, cy, z0 + 2.5],
+            [cx, cy - ay + 2.5, z1 - 2.5],
+            [cx - ax + 2.5, cy, z1 - 2.5],
+            [cx, cy + ay - 2.5, z0 + 2.5],
+        ]
+    )
+    lps = (inner - pivot) @ r.T + pivot
+    np.testing.assert_allclose(lps[0], ph.truth["l5"]["center"], atol=1e-9)
+    np.testing.assert_allclose(ph.volume.sample(lps), ph.truth["hu"]["L5_trabecular"], atol=1.0)
+    np.testing.assert_allclose(core["axis_lps"], r[:, 2], atol=1e-15)
+
+
+def test_tilted_entries_are_on_the_outer_iliac_cortex(tilted_oblique):
+    ph = tilted_oblique
+    half = (ph.truth["hu"]["ilium_cortex"] + ph.truth["hu"]["soft_tissue"]) / 2
+    for corridor, start in (("s1", ph.truth["s1"]["C1"]), ("s2", None)):
+        t = ph.truth[corridor]
+        for side in ("L", "R"):
+            entry = np.array(t[f"entry_{side}"])
+            if start is None:
+                d = (entry - np.array(t["entry_R" if side == "L" else "entry_L"])) / t["length_mm"]
+            else:
+                d = np.array(t[f"direction_{side}"])
+            # analytic: the ramp's midpoint is exactly at the entry, bone inside, soft tissue outside
+            hu = pelvis_hu(
+                entry + np.outer([-(EDGE_MM / 2 + 0.6), 0.0, EDGE_MM / 2 + 0.6], d), sacral_tilt_deg=TILT
+            )
+            assert hu[0] > 900
+            assert hu[1] == pytest.approx(half, abs=0.01)  # float32 evaluation
+            assert hu[2] == pytest.approx(ph.truth["hu"]["soft_tissue"], abs=1e-3)
+    np.testing.assert_allclose(np.array(ph.truth["s1"]["C1"])[0], 0.0, atol=1e-12)

@@ -41,7 +41,9 @@ from bonequality.errors import GeometryError, LandmarkError
 from bonequality.landmarks import Landmarks
 from bonequality.phantoms import ANISOTROPIC_SPACING, evaluate_on_grid, oblique_direction
 from bonequality.sacroplasty import (
+    CORNERS,
     REFERENCE,
+    SIDES,
     SacroplastyPlanner,
     category,
     plan_sacroplasty,
@@ -387,3 +389,132 @@ def test_pelvis_phantom_targets_and_distances_match_its_geometry(pelvis):
             assert 50 < tr.needle_depth_mm < 150
     assert plan.lr_line_in_bone
     assert not any(w.startswith("BREACH") for w in plan.warnings)
+
+
+# ---------------------------------------------------------------------------- tilted pelvis
+# The pelvis phantom with a 30 degree sacral slope (bonequality.phantoms.pelvis,
+# sacral_tilt_deg): the whole anatomy rotated about the x axis through (0, -2, 0), the centre of
+# the S1 corners, so T stays at (0, -2, 0) while the S1 endplate faces antero-superiorly. The
+# expectations below are computed here, independently of the planner: the needle directions
+# from the landmarks as the intersection of two planes (CLINICAL.md 3), and the distance to the
+# anterior cortex by marching along the needle on the analytic HU function in 0.01 mm steps with
+# the planner's definition (bone = HU >= threshold met within 30 mm in front of the target; the
+# anterior cortex is where HU then drops below the threshold for at least 5 mm).
+TILT = 30.0
+SAGITTAL = {
+    "disc_parallel": lambda lm: lm["S1_corner_AS"] - lm["S1_corner_PS"],
+    "axial": lambda lm: np.array([0.0, -1.0, 0.0]),
+    "long_axis": lambda lm: np.mean([lm[c] for c in CORNERS], axis=0) - lm["S3_body_center"],
+}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("normal", False, (1.0, 1.1, 1.2), None),
+        ("normal-aniso-oblique", False, ANISOTROPIC_SPACING, "oblique"),
+        ("osteoporotic", True, (1.25, 1.25, 1.25), None),
+    ],
+    ids=lambda p: p[0],
+)
+def tilted_pelvis(request):
+    from bonequality.phantoms.pelvis import make_pelvis
+
+    _, osteo, spacing, direction = request.param
+    direction = oblique_direction() if direction == "oblique" else None
+    return make_pelvis(osteoporotic=osteo, sacral_tilt_deg=TILT, spacing=spacing, direction=direction)
+
+
+def _expected_direction(lm, key, side):
+    """Unit d whose sagittal projection is parallel to the trajectory's s and axial projection
+    parallel to the SI joint: the line where the plane through x spanned by s meets the vertical
+    plane along the joint, oriented anterior."""
+    s = np.asarray(SAGITTAL[key](lm), dtype=float) * [0, 1, 1]
+    j = (lm[f"SI_joint_ventral_sup_{side}"] - lm[f"SI_joint_dorsal_{side}"]) * [1, 1, 0]
+    d = np.cross(np.cross([1.0, 0.0, 0.0], s), np.cross(j, [0.0, 0.0, 1.0]))
+    d /= np.linalg.norm(d)
+    return d if d[1] < 0 else -d
+
+
+def _expected_cortex_distance(hu_fn, target, d, threshold, *, step=0.01, marrow=30.0, exit_run=5.0):
+    """(in bone, distance) from ``target`` along ``d`` to the outer anterior cortex, analytically."""
+    t = np.arange(0.0, 150.0, step)
+    hu = hu_fn(target + t[:, None] * d)
+    bone = hu >= threshold
+    ahead = np.flatnonzero(bone[: round(marrow / step) + 1])
+    if ahead.size == 0:
+        return False, np.nan
+    n = round(exit_run / step)
+    below_run = np.convolve(~bone, np.ones(n, dtype=int), mode="valid") == n  # below for n samples
+    e = int(ahead[0]) + int(np.flatnonzero(below_run[ahead[0] :])[0])
+    h0, h1 = hu[e - 1], hu[e]
+    return True, float(t[e - 1] + (h0 - threshold) / (h0 - h1) * step)
+
+
+def test_tilted_pelvis_three_distinct_trajectories_match_the_analytic_phantom(tilted_pelvis):
+    from bonequality.phantoms.pelvis import pelvis_hu
+
+    ph = tilted_pelvis
+    lm = ph.landmarks
+    osteo = ph.truth["osteoporotic"]
+    plan = plan_sacroplasty(ph.volume, lm)
+    # The tilt pivots about the S1 corners' centre: T does not move and lines A, B still cross.
+    np.testing.assert_allclose(plan.target_midsagittal_lps, (0, -2, 0), atol=1e-9)
+    assert plan.skew_gap_mm == pytest.approx(0.0, abs=1e-9)
+    thr = plan.bone_threshold_hu
+    assert ph.truth["hu"]["soft_tissue"] < thr < ph.truth["hu"]["sacrum_cortex"]
+
+    def hu_fn(p):
+        return pelvis_hu(p, osteoporotic=osteo, sacral_tilt_deg=TILT).astype(float)
+
+    for side, s in SIDES.items():
+        res = plan.sides[side]
+        tx = 0.5 * (lm[f"S1_foramen_sup_{s}"][0] + lm[f"SI_joint_ventral_sup_{s}"][0])
+        np.testing.assert_allclose(res.target_lps, (tx, -2, 0), atol=1e-9)
+        assert res.target_in_bone
+        dirs = {}
+        for key, tr in res.trajectories.items():
+            d = _expected_direction(lm, key, s)
+            np.testing.assert_allclose(tr.direction, d, atol=1e-12, err_msg=(side, key))
+            dirs[key] = d
+            in_bone, dist = _expected_cortex_distance(hu_fn, res.target_lps, d, thr)
+            assert in_bone, (side, key)
+            assert tr.distance_to_anterior_cortex_mm == pytest.approx(dist, abs=TOL), (side, key)
+            np.testing.assert_allclose(tr.anterior_cortex_lps, res.target_lps + dist * d, atol=TOL)
+            # Categories: the planner's bin of its distance; the same as the expectation's bin
+            # unless the expectation lies within the tolerance of a bin edge (3 or 10 mm).
+            assert tr.category == category(tr.distance_to_anterior_cortex_mm)
+            if min(abs(dist - 3.0), abs(dist - 10.0)) > TOL:
+                assert tr.category == category(dist), (side, key, dist)
+            assert 5 < tr.distance_to_anterior_cortex_mm < 25  # seed 001 Table 1 range
+            assert 50 < tr.needle_depth_mm < 200
+        # Lateral view: disc-parallel dips 30 degrees caudally, axial is level, the long axis climbs.
+        assert dirs["disc_parallel"][2] < -0.3
+        assert dirs["axial"][2] == 0.0
+        assert dirs["long_axis"][2] > 0.6
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            ka, kb = list(dirs)[a], list(dirs)[b]
+            angle = np.rad2deg(np.arccos(np.clip(dirs[ka] @ dirs[kb], -1, 1)))
+            assert angle > 10, (side, ka, kb, angle)
+    assert plan.lr_line_in_bone
+    assert not any(w.startswith("BREACH") for w in plan.warnings)
+
+
+def test_tilted_pelvis_user_threshold_distances_match_the_analytic_phantom(tilted_pelvis):
+    """With a user threshold (midway between soft tissue and the sacral cortex) the analytic
+    expectation is independent of the per-scan estimate."""
+    from bonequality.phantoms.pelvis import pelvis_hu
+
+    ph = tilted_pelvis
+    hu = ph.truth["hu"]
+    thr = (hu["soft_tissue"] + hu["sacrum_cortex"]) / 2
+    plan = plan_sacroplasty(ph.volume, ph.landmarks, bone_threshold=thr)
+    osteo = ph.truth["osteoporotic"]
+
+    def hu_fn(p):
+        return pelvis_hu(p, osteoporotic=osteo, sacral_tilt_deg=TILT).astype(float)
+
+    for side, res in plan.sides.items():
+        for key, tr in res.trajectories.items():
+            _, dist = _expected_cortex_distance(hu_fn, res.target_lps, tr.direction, thr)
+            assert tr.distance_to_anterior_cortex_mm == pytest.approx(dist, abs=TOL), (side, key)

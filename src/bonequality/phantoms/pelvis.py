@@ -22,6 +22,21 @@ Layout (LPS mm; x = patient left, y = posterior, z = superior), symmetric in x:
 * Ilium: a 30 mm thick box beyond the joint with a 2.5 mm cortical shell; its outer
   face is a plane, so the corridor entry points are analytic (line-plane intersection).
 
+Sacral slope (``sacral_tilt_deg``). The layout above is the *anatomical frame*: an upright
+sacrum whose S1 endplate is horizontal. A real S1 endplate is inclined 35-45 degrees to
+the axial plane (sacral slope), which is what makes the three sacroplasty trajectories of
+seed 001 differ. With ``sacral_tilt_deg = a`` the whole phantom (bone, soft-tissue
+envelope, landmarks, truth) is rotated rigidly by ``a`` about the patient's left-right
+(x) axis through :data:`TILT_PIVOT` (the S1 body centre, also the centre of the four S1
+corners): ``p_LPS = R (p_anatomical - pivot) + pivot`` with ``R =``
+:func:`tilt_rotation` ``(a)``. A positive ``a`` tilts the top of the sacrum anteriorly
+and inferiorly (the S1 endplate normal becomes ``(0, -sin a, cos a)``: it faces
+antero-superiorly, ``S1_corner_AS`` lies below ``S1_corner_PS``). :func:`pelvis_hu`
+evaluates the upright function at ``R^T (p - pivot) + pivot``; truth entries that describe
+axis-aligned shapes (the L5 trabecular core) stay in the anatomical frame and say so, and
+the truth's ``"frame"`` holds ``R`` and the pivot. ``a = 0`` (the default) is the upright
+phantom, bit for bit.
+
 The truth (``Phantom.truth``) holds the HU of every primitive, the landmarks, the L5
 trabecular core and mean, the S1/S2 corridor geometry of CLINICAL.md section 2 computed
 analytically (C1, K_X, M_X, entry points at the outer iliac cortex, S2 ventral clearance)
@@ -37,11 +52,20 @@ import numpy as np
 
 from ..geometry import Line, circle_through, unit
 from ..landmarks import Landmarks
-from . import Phantom, evaluate_on_grid
+from . import Phantom, evaluate_on_grid, rotation_matrix
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EDGE_MM", "HU_NORMAL", "HU_OSTEOPOROTIC", "make_pelvis", "pelvis_hu", "pelvis_landmarks"]
+__all__ = [
+    "EDGE_MM",
+    "HU_NORMAL",
+    "HU_OSTEOPOROTIC",
+    "TILT_PIVOT",
+    "make_pelvis",
+    "pelvis_hu",
+    "pelvis_landmarks",
+    "tilt_rotation",
+]
 
 #: Width (mm) of the linear HU ramp across every primitive surface.
 EDGE_MM = 1.0
@@ -119,6 +143,36 @@ _CANAL = (0.0, 19.0, 9.0, 4.0)
 _FORAMINA = {"S1": (25.0, -21.0, 5.0), "S2": (23.0, -50.0, 4.0)}
 #: (centre |x|, y, z), (radii x, y, z) of the alar voids.
 _VOIDS = (((42.0, 0.0, -4.0), (12.0, 8.0, 11.0)), ((40.0, 0.0, -36.0), (10.0, 7.0, 7.0)))
+
+
+#: Pivot (LPS mm) of the sacral tilt: the S1 body centre, which is also the centre of the four
+#: S1 corners (so the sacroplasty target T does not move with the tilt).
+TILT_PIVOT = np.array([0.0, -2.0, 0.0])
+
+
+def tilt_rotation(sacral_tilt_deg: float) -> np.ndarray:
+    """Rotation matrix ``R`` (anatomical -> LPS) of the sacral tilt: ``sacral_tilt_deg`` about +x.
+
+    A positive angle turns superior (``+z``) towards anterior (``-y``): ``R @ (0, 0, 1) =
+    (0, -sin a, cos a)``, so the top of the sacrum tilts anteriorly-inferiorly (sacral slope).
+    """
+    return rotation_matrix((1.0, 0.0, 0.0), sacral_tilt_deg)
+
+
+def _to_lps(points, sacral_tilt_deg: float) -> np.ndarray:
+    """Anatomical-frame points (..., 3) to LPS (unchanged, same object, when the tilt is 0)."""
+    if not sacral_tilt_deg:
+        return points
+    p = np.asarray(points, dtype=float)
+    return (p - TILT_PIVOT) @ tilt_rotation(sacral_tilt_deg).T + TILT_PIVOT
+
+
+def _to_anatomical(points, sacral_tilt_deg: float) -> np.ndarray:
+    """LPS points (..., 3) to the anatomical (upright) frame: ``R^T (p - pivot) + pivot``."""
+    if not sacral_tilt_deg:
+        return points
+    p = np.asarray(points, dtype=float)
+    return (p - TILT_PIVOT) @ tilt_rotation(sacral_tilt_deg) + TILT_PIVOT
 
 
 def _ramp(sdf: np.ndarray) -> np.ndarray:
@@ -218,7 +272,7 @@ def _bone_hu(x, y, z, hu_table, out):
     _paint(out, canal, hu_table["canal"])
 
 
-def pelvis_hu(points, *, osteoporotic: bool = False) -> np.ndarray:
+def pelvis_hu(points, *, osteoporotic: bool = False, sacral_tilt_deg: float = 0.0) -> np.ndarray:
     """The phantom's HU at LPS points.
 
     Parameters
@@ -226,12 +280,17 @@ def pelvis_hu(points, *, osteoporotic: bool = False) -> np.ndarray:
     points : (N, 3) float, mm, LPS
     osteoporotic : bool
         Use :data:`HU_OSTEOPOROTIC` instead of :data:`HU_NORMAL`.
+    sacral_tilt_deg : float, degrees
+        Rigid tilt of the whole phantom about the x axis through :data:`TILT_PIVOT` (see the
+        module docstring): the upright function evaluated at ``R^T (p - pivot) + pivot``.
 
     Returns
     -------
     (N,) float32 ndarray, HU
     """
     table = HU_OSTEOPOROTIC if osteoporotic else HU_NORMAL
+    if sacral_tilt_deg:
+        points = _to_anatomical(np.asarray(points, dtype=float).reshape(-1, 3), sacral_tilt_deg)
     p = np.asarray(points, dtype=np.float32).reshape(-1, 3)
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     (ex, ey), (sx, sy) = _ENVELOPE
@@ -247,8 +306,11 @@ def pelvis_hu(points, *, osteoporotic: bool = False) -> np.ndarray:
     return out
 
 
-def pelvis_landmarks() -> dict[str, np.ndarray]:
-    """Every non-optional landmark of the schema at its phantom position (LPS mm)."""
+def pelvis_landmarks(*, sacral_tilt_deg: float = 0.0) -> dict[str, np.ndarray]:
+    """Every non-optional landmark of the schema at its phantom position (LPS mm).
+
+    Placed in the anatomical (upright) frame and mapped to LPS with the sacral tilt.
+    """
     y0, slope, x0 = _ANT_FACE
 
     # SI joint at y: x = 68 - y tan(phi) on the plane n = 0.
@@ -279,11 +341,19 @@ def pelvis_landmarks() -> dict[str, np.ndarray]:
     pts["S1_corner_PI"] = np.array([0.0, 13.0, -15.0])
     pts["S1_corner_AI"] = np.array([0.0, -17.0, -15.0])
     pts["S3_body_center"] = np.array([0.0, 4.0, -60.0])
-    return pts
+    return {k: _to_lps(v, sacral_tilt_deg) for k, v in pts.items()}
 
 
-def _outer_iliac_exit(start: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    """Where the ray from ``start`` crosses the outer face of the ilium (n = gap + thickness)."""
+def _outer_iliac_exit(start: np.ndarray, direction: np.ndarray, sacral_tilt_deg: float = 0.0) -> np.ndarray:
+    """Where the ray from ``start`` crosses the outer face of the ilium (n = gap + thickness).
+
+    ``start`` and ``direction`` are LPS; the plane is intersected in the anatomical frame
+    (start mapped with ``R^T (p - pivot) + pivot``, direction with ``R^T``) and mapped back.
+    """
+    if sacral_tilt_deg:
+        r = tilt_rotation(sacral_tilt_deg)
+        p = _outer_iliac_exit(_to_anatomical(start, sacral_tilt_deg), r.T @ direction)
+        return _to_lps(p, sacral_tilt_deg)
     sign = np.sign(direction[0])
     n0 = (sign * start[0] - _JOINT_X) * _N[0] + start[1] * _N[1]
     dn = sign * direction[0] * _N[0] + direction[1] * _N[1]
@@ -323,11 +393,13 @@ def _region_means(profile: np.ndarray) -> dict[str, float]:
     }
 
 
-def _truth(osteoporotic: bool, pts: dict[str, np.ndarray]) -> dict:
+def _truth(osteoporotic: bool, pts: dict[str, np.ndarray], sacral_tilt_deg: float = 0.0) -> dict:
+    """Analytic truth; ``pts`` are the LPS landmarks of the same tilt."""
     table = HU_OSTEOPOROTIC if osteoporotic else HU_NORMAL
+    tilt = sacral_tilt_deg
 
     def hu_fn(p):
-        return pelvis_hu(p, osteoporotic=osteoporotic).astype(float)
+        return pelvis_hu(p, osteoporotic=osteoporotic, sacral_tilt_deg=tilt).astype(float)
 
     c1 = (pts["S1_body_top"] + pts["S1_foramen_sup_L"] + pts["S1_foramen_sup_R"]) / 3.0
     s1 = {"C1": c1}
@@ -336,7 +408,7 @@ def _truth(osteoporotic: bool, pts: dict[str, np.ndarray]) -> dict:
         d = unit(k - c1)
         s1[f"K_{s}"] = k
         s1[f"direction_{s}"] = d
-        s1[f"entry_{s}"] = _outer_iliac_exit(c1, d)
+        s1[f"entry_{s}"] = _outer_iliac_exit(c1, d, tilt)
     s1["length_mm"] = float(np.linalg.norm(s1["entry_L"] - c1) + np.linalg.norm(s1["entry_R"] - c1))
     prof_l = _probe_profile(s1["entry_R"], c1, hu_fn)
     prof_r = _probe_profile(c1, s1["entry_L"], hu_fn)
@@ -354,23 +426,28 @@ def _truth(osteoporotic: bool, pts: dict[str, np.ndarray]) -> dict:
     s2["ventral_clearance_mm"] = clearance
     s2["ventral_shift_mm"] = 0.0 if clearance >= 7.0 else None
     mid = (s2["M_L"] + s2["M_R"]) / 2.0
-    s2["entry_L"] = _outer_iliac_exit(mid, axis.direction)
-    s2["entry_R"] = _outer_iliac_exit(mid, -axis.direction)
+    s2["entry_L"] = _outer_iliac_exit(mid, axis.direction, tilt)
+    s2["entry_R"] = _outer_iliac_exit(mid, -axis.direction, tilt)
     s2["length_mm"] = float(np.linalg.norm(s2["entry_L"] - s2["entry_R"]))
     s2["expected_region_means"] = _region_means(_probe_profile(s2["entry_R"], s2["entry_L"], hu_fn))
 
     l5 = _BODIES[0]
+    rot = tilt_rotation(tilt)
     l5_truth = {
         "center": pts["L5_body_center"],
         "trabecular_mean_hu": table["L5_trabecular"],
         "group": "L5 <= 100 HU" if table["L5_trabecular"] <= 100 else "L5 > 100 HU",
+        # An elliptic cylinder, axis-aligned in the anatomical frame (see "frame"); its axis in
+        # LPS is the third column of the rotation.
         "trabecular_core": {
+            "frame": "anatomical",
             "center_xy": [l5[1], l5[2]],
             "semi_axes_xy_mm": [l5[3] - _L5_CORTEX, l5[4] - _L5_CORTEX],
             "z_range_mm": [l5[5] + _L5_CORTEX, l5[6] - _L5_CORTEX],
+            "axis_lps": rot[:, 2],
         },
     }
-    known_points = {
+    known_points_anatomical = {
         "S1_trabecular": [0.0, -2.0, 0.0],
         "S1_posterosuperior": [0.0, 10.0, 12.0],
         "S2_trabecular": [0.0, 0.0, -35.0],
@@ -386,9 +463,18 @@ def _truth(osteoporotic: bool, pts: dict[str, np.ndarray]) -> dict:
         "soft_tissue": [115.0, 8.0, 0.0],
         "air": [125.0, 80.0, 0.0],
     }
+    known_points = {k: _to_lps(np.asarray(v, dtype=float), tilt) for k, v in known_points_anatomical.items()}
     return {
         "osteoporotic": osteoporotic,
         "edge_ramp_mm": EDGE_MM,
+        "frame": {
+            "sacral_tilt_deg": float(tilt),
+            "pivot_lps": TILT_PIVOT.copy(),
+            "rotation_lps_from_anatomical": rot,
+            "note": "LPS = R (anatomical - pivot) + pivot; the anatomical frame is the upright phantom "
+            "(S1 endplate horizontal). Everything ending in _lps, the landmarks, C1/K/M and the entries "
+            "are LPS; l5.trabecular_core (frame 'anatomical') is in the anatomical frame.",
+        },
         "hu": dict(table),
         "known_points_lps": known_points,
         "landmarks_lps": pts,
@@ -411,13 +497,34 @@ def _jsonable(obj):
     return obj
 
 
-def make_pelvis(*, osteoporotic: bool = False, spacing=(0.8, 0.8, 0.8), direction=None) -> Phantom:
+def _grid_box(sacral_tilt_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and LPS extent (mm) of the field of view: the upright one, or the axis-aligned box
+    around the tilted upright box (so the same anatomy, skin and air stay inside)."""
+    centre, extent = np.array(_GRID_CENTER), np.array(_GRID_EXTENT)
+    if not sacral_tilt_deg:
+        return centre, extent
+    rot = tilt_rotation(sacral_tilt_deg)
+    return _to_lps(centre, sacral_tilt_deg), np.abs(rot) @ extent
+
+
+def make_pelvis(
+    *,
+    osteoporotic: bool = False,
+    sacral_tilt_deg: float = 0.0,
+    spacing=(0.8, 0.8, 0.8),
+    direction=None,
+) -> Phantom:
     """Generate the pelvis phantom (see the module docstring for its anatomy).
 
     Parameters
     ----------
     osteoporotic : bool
         The osteoporotic variant (L5 trabecular 75 HU, lower sacral and iliac densities).
+    sacral_tilt_deg : float, degrees
+        Sacral slope: rigid rotation of the whole phantom about the patient's left-right axis
+        through :data:`TILT_PIVOT`, top of the sacrum anterior-inferior for positive values
+        (real pelves: about 35-45). 0 = the upright phantom. The field of view grows to hold
+        the tilted one.
     spacing : (3,) float, mm
         Voxel size along the grid's i, j, k axes.
     direction : (3, 3) float, optional
@@ -429,14 +536,15 @@ def make_pelvis(*, osteoporotic: bool = False, spacing=(0.8, 0.8, 0.8), directio
         ``volume`` (int16 HU), ``landmarks`` (every non-optional schema label), ``truth``
         (JSON-able dict; see the module docstring).
     """
+    centre, extent = _grid_box(sacral_tilt_deg)
     volume = evaluate_on_grid(
-        lambda p: pelvis_hu(p, osteoporotic=osteoporotic),
-        center=_GRID_CENTER,
-        extent_mm=_GRID_EXTENT,
+        lambda p: pelvis_hu(p, osteoporotic=osteoporotic, sacral_tilt_deg=sacral_tilt_deg),
+        center=centre,
+        extent_mm=extent,
         spacing=spacing,
         direction=direction,
     )
-    pts = pelvis_landmarks()
-    truth = _jsonable(_truth(osteoporotic, pts))
+    pts = pelvis_landmarks(sacral_tilt_deg=sacral_tilt_deg)
+    truth = _jsonable(_truth(osteoporotic, pts, sacral_tilt_deg))
     name = "pelvis-osteoporotic" if osteoporotic else "pelvis"
     return Phantom(name, volume, truth, Landmarks(pts.items(), source=f"{name} phantom"))
