@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from bonequality.cli import main
@@ -18,8 +19,12 @@ def pelvis_files(tmp_path_factory):
     from bonequality.phantoms.pelvis import make_pelvis
 
     folder = tmp_path_factory.mktemp("pelvis")
+    # A realistic 30 degree sacral slope, so the three trajectories differ (with an upright
+    # sacrum the disc-parallel one is the axial one).
     paths = write_phantom(
-        make_pelvis(spacing=(1.25, 1.25, 1.25)), folder / "pelvis.nrrd", coordinate_system="RAS"
+        make_pelvis(sacral_tilt_deg=30.0, spacing=(1.25, 1.25, 1.25)),
+        folder / "pelvis.nrrd",
+        coordinate_system="RAS",
     )
     return paths["image"], paths["landmarks"]
 
@@ -39,6 +44,9 @@ def test_writes_summary_and_report(pelvis_files, tmp_path, capsys):
             entry = summary[side][key]
             assert set(KEYS) <= set(entry)
             assert 0 < entry["distance_to_anterior_cortex_mm"] < 30
+        dirs = [np.array(summary[side][k]["direction_lps"]) for k in ("disc_parallel", "axial", "long_axis")]
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            assert np.rad2deg(np.arccos(np.clip(dirs[a] @ dirs[b], -1, 1))) > 10
     assert isinstance(summary["warnings"], list)
     assert (out / "report.png").stat().st_size > 10_000
     printed = json.loads(capsys.readouterr().out)

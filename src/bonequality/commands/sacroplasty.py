@@ -158,13 +158,18 @@ def run(args, progress=None) -> dict:
 
 
 def demo(out_dir: Path, progress=None) -> list[DemoSection]:
-    """Plan on the pelvis phantom and its osteoporotic variant; pictures into ``out_dir``."""
+    """Plan on the pelvis phantom and its osteoporotic variant; pictures into ``out_dir``.
+
+    The phantoms have a 30 degree sacral slope (``sacral_tilt_deg``), as real pelves do
+    (35-45 degrees); with the upright phantom the disc-parallel and axial needles coincide.
+    """
     from ..phantoms import make_phantom
 
+    tilt = 30.0
     sections = []
     for n, osteo in enumerate((False, True)):
         report(progress, n / 2, "sacroplasty demo: phantom")
-        phantom = make_phantom("pelvis", osteoporotic=osteo, spacing=(1.0, 1.0, 1.0))
+        phantom = make_phantom("pelvis", osteoporotic=osteo, sacral_tilt_deg=tilt, spacing=(1.0, 1.0, 1.0))
         plan = plan_sacroplasty(phantom.volume, phantom.landmarks)
         name = "sacroplasty_osteoporotic.png" if osteo else "sacroplasty.png"
         plot_plan(phantom.volume, plan, phantom.landmarks).savefig(Path(out_dir) / name, dpi=90)
@@ -181,9 +186,10 @@ def demo(out_dir: Path, progress=None) -> list[DemoSection]:
             DemoSection(
                 title="Sacroplasty needle planning"
                 + (" (osteoporotic pelvis)" if osteo else " (pelvis phantom)"),
-                text="Target T at the crossing of lines A and B between the S1 corners (seed 001 Fig. 1); "
-                "per side the ala target and three trajectories turned parallel to the SI joint, with the "
-                "distance from the target to the outer anterior sacral cortex.",
+                text=f"Pelvis phantom with a {tilt:.0f} degree sacral slope. Target T at the crossing of "
+                "lines A and B between the S1 corners (seed 001 Fig. 1); per side the ala target and three "
+                "trajectories turned parallel to the SI joint, with the distance from the target to the "
+                "outer anterior sacral cortex.",
                 table=table,
                 images=(name,),
             )
