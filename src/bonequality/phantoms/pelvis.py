@@ -148,6 +148,7 @@ _VOIDS = (((42.0, 0.0, -4.0), (12.0, 8.0, 11.0)), ((40.0, 0.0, -36.0), (10.0, 7.
 #: Pivot (LPS mm) of the sacral tilt: the S1 body centre, which is also the centre of the four
 #: S1 corners (so the sacroplasty target T does not move with the tilt).
 TILT_PIVOT = np.array([0.0, -2.0, 0.0])
+TILT_PIVOT.setflags(write=False)
 
 
 def tilt_rotation(sacral_tilt_deg: float) -> np.ndarray:
