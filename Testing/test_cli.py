@@ -38,11 +38,13 @@ def test_no_command_and_unknown_arguments_exit_2(capsys):
     ("args", "message"),
     [
         (["phantom", "vertebra", "--osteoporotic"], "applies to the pelvis phantom only"),
+        (["phantom", "cemented-vertebra", "--sacral-tilt", "30"], "--sacral-tilt applies to the pelvis"),
+        (["phantom", "pelvis", "--sacral-tilt", "95"], "between -60 and 60 degrees"),
         (["phantom", "pelvis"], "use an image file ending in"),
     ],
 )
 def test_bad_phantom_options_exit_2_and_write_nothing(tmp_path, capsys, args, message):
-    out = tmp_path / ("v.nrrd" if "vertebra" in args else "p.txt")
+    out = tmp_path / ("p.txt" if args == ["phantom", "pelvis"] else "x.nrrd")
     assert main(["--no-progress", *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
@@ -101,3 +103,14 @@ def test_negative_coordinate_tuples_are_values_not_options():
     # Single negative numbers and ordinary options are left to argparse.
     plain = ["--bone-threshold", "-5", "--out", "x"]
     assert _join_negative_tuples(plain) == plain
+
+
+def test_phantom_pelvis_sacral_tilt_moves_the_landmarks(tmp_path):
+    out = tmp_path / "t.nrrd"
+    res = run_cli("--no-progress", "phantom", "pelvis", "--out", out, "--sacral-tilt", "30")
+    assert res.returncode == 0, res.stderr
+    lm = bonequality.read_mrk_json(tmp_path / "t.mrk.json")
+    truth = json.loads((tmp_path / "t.truth.json").read_text())
+    assert truth["frame"]["sacral_tilt_deg"] == 30
+    # S1 endplate faces anterosuperiorly: the anterosuperior corner lies 15 mm below the posterosuperior.
+    assert lm["S1_corner_PS"][2] - lm["S1_corner_AS"][2] == pytest.approx(15.0, abs=0.01)

@@ -16,6 +16,13 @@ def add_arguments(parser) -> None:
         "--osteoporotic", action="store_true", help="pelvis: the osteoporotic variant (L5 <= 100 HU)"
     )
     parser.add_argument(
+        "--sacral-tilt",
+        type=float,
+        default=None,
+        metavar="DEG",
+        help="pelvis: sacral slope in degrees (rigid tilt about the left-right axis; default 0 = upright)",
+    )
+    parser.add_argument(
         "--oblique", action="store_true", help="write on an oblique grid (tilted direction matrix)"
     )
     parser.add_argument(
@@ -25,13 +32,20 @@ def add_arguments(parser) -> None:
 
 
 def run(args, progress=None) -> dict:
-    if args.osteoporotic and args.kind != "pelvis":
-        raise InputFileError("--osteoporotic applies to the pelvis phantom only")
+    for flag, value in (("--osteoporotic", args.osteoporotic), ("--sacral-tilt", args.sacral_tilt)):
+        if value not in (None, False) and args.kind != "pelvis":
+            raise InputFileError(f"{flag} applies to the pelvis phantom only")
     if not str(args.out).lower().endswith((".nrrd", ".nii.gz", ".nii", ".mha")):
         raise InputFileError(f"--out {args.out}: use an image file ending in .nrrd, .nii.gz, .nii or .mha")
     options = {}
     if args.kind == "pelvis":
         options["osteoporotic"] = args.osteoporotic
+        if args.sacral_tilt is not None:
+            if not -60.0 <= args.sacral_tilt <= 60.0:
+                raise InputFileError(
+                    f"--sacral-tilt {args.sacral_tilt}: use an angle between -60 and 60 degrees"
+                )
+            options["sacral_tilt_deg"] = args.sacral_tilt
     if args.oblique:
         options["direction"] = oblique_direction()
     if args.anisotropic:
