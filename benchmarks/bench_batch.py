@@ -158,15 +158,11 @@ def main() -> None:
         print(direct_loop(args.direct, args.scratch))
         return
 
-    import dask
-    import distributed  # noqa: F401  (loads the distributed.* config)
-
     from bonequality.batch import get_analyses, read_manifest
     from bonequality.batch.cohort import CohortOptions, write_phantom_cohort
+    from bonequality.batch.runner import worker_environment
 
-    worker_env = {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()}
-    threads = str(os.cpu_count() or 1)  # a single worker's share: every core
-    worker_env.update(dict.fromkeys(THREAD_VARIABLES, threads))
+    worker_env = worker_environment(1)  # exactly what a 1-worker cluster gives its worker
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
