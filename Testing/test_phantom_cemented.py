@@ -14,6 +14,7 @@ GRIDS = {
     "iso": {"spacing": (0.5, 0.5, 0.5)},
     "anisotropic": {"spacing": ANISOTROPIC_SPACING},
     "oblique": {"spacing": (0.6, 0.6, 0.6), "direction": oblique_direction()},
+    "anisotropic-oblique": {"spacing": ANISOTROPIC_SPACING, "direction": oblique_direction()},
 }
 
 

@@ -592,16 +592,34 @@ def detect_cement(vol: Volume, *, options: CementOptions = CementOptions()) -> n
        below ``min_component_ml`` are dropped.
     4. The surviving components regain the candidate voxels one voxel (6-neighbourhood)
        around them, which digital opening loses on curved surfaces.
+
+    On anisotropic grids steps 1-3 run on an isotropic resampling at the finest spacing
+    (same direction), and the surviving cores are mapped back (nearest neighbour).
     """
     lo, hi = options.cement_hu
     cand = (vol.array >= lo) & (vol.array <= hi)
     if not cand.any():
         return cand
-    core = cand
+    work = vol
+    if options.min_cement_thickness_mm > 0 and np.ptp(vol.spacing) > 1e-6:
+        # A ball of 1 mm radius has no extent along 1.6 mm slices, so on anisotropic grids
+        # (worst when also oblique) the opening would keep thin cortex: open on an
+        # isotropic resampling at the finest spacing (same direction), then map back.
+        work = vol.resample_isotropic(float(np.min(vol.spacing)), order=1)
+    core = _cement_cores(work, options)
+    if work is not vol:
+        core = work.with_array(core.astype(np.uint8)).resample_like(vol, order=0).array.astype(bool)
+    return cand & ndimage.binary_dilation(core, structure=ndimage.generate_binary_structure(3, 1))
+
+
+def _cement_cores(vol: Volume, options: CementOptions) -> np.ndarray:
+    """Steps 1-3 of :func:`detect_cement` on ``vol``: opened candidates in dense components."""
+    lo, hi = options.cement_hu
+    core = (vol.array >= lo) & (vol.array <= hi)
     if options.min_cement_thickness_mm > 0:
         ball = _ball(vol.spacing, options.min_cement_thickness_mm / 2)
         if ball.size > 1:
-            core = ndimage.binary_opening(cand, structure=ball)
+            core = ndimage.binary_opening(core, structure=ball)
     if not core.any():
         return core
     lab, n = ndimage.label(core, structure=np.ones((3, 3, 3)))
@@ -616,8 +634,7 @@ def detect_cement(vol: Volume, *, options: CementOptions = CementOptions()) -> n
             if keep[label] and box is not None:
                 values = vol.array[box][lab[box] == label]
                 keep[label] = float(np.percentile(values, 90)) >= options.cement_peak_hu
-    core = keep[lab]
-    return cand & ndimage.binary_dilation(core, structure=ndimage.generate_binary_structure(3, 1))
+    return keep[lab]
 
 
 def distribution_score(
@@ -745,6 +762,10 @@ def _seed_body(volume: Volume, seed, options: CementOptions):
     sp = volume.spacing
     dist = np.sqrt(((ii - c[0]) * sp[0]) ** 2 + ((jj - c[1]) * sp[1]) ** 2 + ((kk - c[2]) * sp[2]) ** 2)
     bone &= dist <= options.seed_radius_mm
+    # Cement is in the bone range too: a leak touching an endplate or the cortex would join
+    # the body. Grow from bone without detected cement; cement inside the body is enclosed
+    # by its shell and comes back when the voids are filled.
+    bone &= ~detect_cement(sub, options=options)
     # Mimics-like gap repair and void filling: a low-density body is only a (broken)
     # cortical shell at 226 HU.
     if options.closing_mm > 0:
