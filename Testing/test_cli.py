@@ -114,3 +114,16 @@ def test_phantom_pelvis_sacral_tilt_moves_the_landmarks(tmp_path):
     assert truth["frame"]["sacral_tilt_deg"] == 30
     # S1 endplate faces anterosuperiorly: the anterosuperior corner lies 15 mm below the posterosuperior.
     assert lm["S1_corner_PS"][2] - lm["S1_corner_AS"][2] == pytest.approx(15.0, abs=0.01)
+
+
+@pytest.mark.parametrize("value", ["-5000", "nan", "inf", "99999", "0"])
+def test_bone_threshold_outside_the_ct_range_exits_2(tmp_path, capsys, value):
+    for command in ("corridors", "sacroplasty"):
+        out = tmp_path / command
+        argv = [command, "ct.nrrd", "--landmarks", "l.mrk.json", "--out", str(out)]
+        argv.append(f"--bone-threshold={value}")
+        with pytest.raises(SystemExit) as exc:
+            main(["--no-progress", *argv])
+        assert exc.value.code == 2
+        assert "between 0 and 3071 HU" in capsys.readouterr().err
+        assert not out.exists()

@@ -55,3 +55,18 @@ def test_atomic_output_dir_keeps_existing_and_creates_nothing_on_failure(tmp_pat
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert written == ["keep.txt", "sub", "sub/x.csv", "summary.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
+def test_json_is_strict_nan_and_infinities_become_null(tmp_path):
+    import json
+
+    import numpy as np
+
+    from bonequality.outputs import write_json
+
+    path = tmp_path / "s.json"
+    write_json(path, {"a": float("nan"), "b": [1.0, np.inf, np.float32(2.5)], "c": np.array([np.nan, 3.0])})
+    text = path.read_text()
+    assert "NaN" not in text
+    assert "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.0, None, 2.5], "c": [None, 3.0]}

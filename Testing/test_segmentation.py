@@ -56,3 +56,17 @@ def test_label_map_selection_and_errors(tmp_path):
         read_mask(empty)
     with pytest.raises(InputFileError, match="not found"):
         read_mask(tmp_path / "missing.seg.nrrd")
+
+
+def test_a_ct_given_as_mask_is_rejected(tmp_path):
+    """Passing the CT (negative, fractional HU) where a label map belongs is a clear error."""
+    ref = _ref()
+    ct = np.random.default_rng(0).normal(0, 500, size=ref.array.shape).astype(np.float32)
+    path = tmp_path / "ct.nrrd"
+    ref.with_array(ct).write(path)
+    with pytest.raises(MaskError, match="is not a label map"):
+        read_mask(path)
+    many = tmp_path / "many.nrrd"
+    Volume.from_array(np.arange(12**3, dtype=np.int32).reshape(12, 12, 12)).write(many)  # 1728 labels
+    with pytest.raises(MaskError, match="distinct values"):
+        read_mask(many)

@@ -1010,6 +1010,7 @@ def analyze_cement(
     screws: Sequence[Screw] | None = None,
     options: CementOptions = CementOptions(),
     progress: ProgressCallback | None = None,
+    name: str = "CT",
 ) -> CementResult:
     """Vertebroplasty volumetry (seed 003): VBV, CDV, VF %, leakage, distribution score.
 
@@ -1030,6 +1031,8 @@ def analyze_cement(
     options : CementOptions
     progress : callable(fraction, message), optional
         May raise :class:`~bonequality.errors.OperationCancelled`.
+    name : str
+        How to call the CT in error messages (e.g. its file name).
 
     Returns
     -------
@@ -1046,7 +1049,7 @@ def analyze_cement(
             "give exactly one of a body mask, a vertebra mask or a seed point "
             f"(got {', '.join(given) if given else 'none'})"
         )
-    volume.require_ct("CT")
+    volume.require_ct(name)
     report(progress, 0.02, "vertebral body")
     lo, hi = options.bone_hu
     margin = np.ceil(options.leak_search_mm / volume.spacing).astype(int)[::-1]

@@ -9,7 +9,6 @@ partial file behind.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import sys
@@ -18,7 +17,7 @@ import traceback
 from . import __version__
 from .commands import load_commands
 from .errors import BoneQualityError, OperationCancelled
-from .outputs import json_default
+from .outputs import to_json
 
 __all__ = ["build_parser", "main"]
 
@@ -99,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # unwritable output folder, full disk, ...: the user can fix it
         bar.close()
-        print(f"bonequality: error: cannot write output: {exc}", file=sys.stderr)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"bonequality: error: cannot write output: {exc.strerror or exc}{where}; "
+            "choose an --out location inside a writable folder",
+            file=sys.stderr,
+        )
         return 2
     except (OperationCancelled, KeyboardInterrupt):
         bar.close()
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     bar.close()
     if result is not None:
-        print(json.dumps(result, indent=2, default=json_default))
+        print(to_json(result))
     return 0
 
 

@@ -249,7 +249,10 @@ def read_phantom_inserts(path: str | os.PathLike, *, volume: Volume | None = Non
             hu.append(_sphere_mean(volume, e["center_lps"], float(e.get("radius_mm", 3.0)), f"insert {n}"))
         else:
             raise CalibrationError(f"phantom inserts {path}: insert {n} has neither 'hu' nor 'center_lps'")
-    return Calibration.from_inserts(hu, dens)
+    try:
+        return Calibration.from_inserts(hu, dens)
+    except CalibrationError as exc:
+        raise CalibrationError(f"{path}: {exc}") from None
 
 
 def _sphere_mean(volume: Volume, center, radius: float, name: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_file", "atomic_files", "atomic_output_dir", "json_default", "write_json"]
+__all__ = ["atomic_file", "atomic_files", "atomic_output_dir", "json_default", "to_json", "write_json"]
 
 
 @contextlib.contextmanager
@@ -65,9 +66,28 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def to_json(data: Any, *, indent: int | None = 2) -> str:
+    """Strict JSON text: numpy types converted, NaN and infinities written as ``null``.
+
+    Bare ``NaN`` is not JSON, and strict parsers (JavaScript, jq, many databases) reject it.
+    """
+    plain = json.loads(json.dumps(data, default=json_default, allow_nan=True))
+    return json.dumps(_finite(plain), indent=indent, allow_nan=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` (not atomic by itself)."""
-    Path(path).write_text(json.dumps(data, indent=2, default=json_default, allow_nan=True) + "\n")
+    """Write ``data`` as indented, strict JSON to ``path`` (not atomic by itself; see :func:`to_json`)."""
+    Path(path).write_text(to_json(data) + "\n")
 
 
 @contextlib.contextmanager

@@ -95,6 +95,7 @@ def read_mask(
     else:
         img = read_image(path, name=what)
         arr = img.array
+        _require_label_map(arr, what)
         if label is not None:
             if not np.any(arr == label):
                 present = np.unique(arr[arr != 0])[:20].tolist()
@@ -105,6 +106,27 @@ def read_mask(
     if not vol.array.any():
         raise MaskError(f"{what} is empty (no voxels set); segment the structure first.")
     return vol
+
+
+#: More distinct values than any label map holds (TotalSegmentator has about 120 labels).
+MAX_LABELS = 1000
+
+
+def _require_label_map(arr: np.ndarray, what: str) -> None:
+    """Raise :class:`MaskError` unless ``arr`` holds non-negative whole label values."""
+    if arr.dtype == bool:
+        return
+    lo = arr.min()
+    if lo < 0 or (arr.dtype.kind == "f" and not np.all(np.mod(arr, 1) == 0)):
+        raise MaskError(
+            f"{what} is not a label map (values {float(lo):.0f} to {float(arr.max()):.0f}, not whole "
+            "non-negative labels): is it the CT itself? Give a label map or a Slicer .seg.nrrd."
+        )
+    if np.unique(arr).size > MAX_LABELS:
+        raise MaskError(
+            f"{what} has more than {MAX_LABELS} distinct values, so it is not a label map; "
+            "give a label map or a Slicer .seg.nrrd."
+        )
 
 
 def write_segmentation(

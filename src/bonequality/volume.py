@@ -360,7 +360,13 @@ def read_dicom_series(folder: str | os.PathLike, *, name: str | None = None) -> 
     folder = Path(folder)
     label = name or str(folder)
     reader = sitk.ImageSeriesReader()
-    series = reader.GetGDCMSeriesIDs(str(folder))
+    # GDCM prints a multi-line ITK warning for a folder without a series; our error says it.
+    warnings_shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        series = reader.GetGDCMSeriesIDs(str(folder))
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_shown)
     if not series:
         raise InputFileError(f"{label}: folder holds no DICOM series; point to a folder of CT slices.")
     files = max((reader.GetGDCMSeriesFileNames(str(folder), s) for s in series), key=len)

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-__all__ = ["point_lps", "positive_float", "two_floats"]
+__all__ = ["bone_threshold_hu", "point_lps", "positive_float", "two_floats"]
 
 
 def point_lps(text: str) -> np.ndarray:
@@ -38,4 +38,15 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
     if not v > 0:
         raise argparse.ArgumentTypeError(f"'{text}' must be positive")
+    return v
+
+
+def bone_threshold_hu(text: str) -> float:
+    """A bone threshold: a finite HU value between 0 and 3071 (the CT range above water)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of HU") from None
+    if not np.isfinite(v) or not 0 < v < 3071:
+        raise argparse.ArgumentTypeError(f"'{text}' HU: give a bone threshold between 0 and 3071 HU")
     return v

@@ -208,7 +208,9 @@ def run(args, progress=None) -> dict:
         )
     if args.screws:
         kwargs["screws"] = read_screws(args.screws, diameter_mm=args.screw_diameter)
-    result = analyze_cement(volume, options=options, progress=scaled(progress, 0.05, 0.8), **kwargs)
+    result = analyze_cement(
+        volume, options=options, progress=scaled(progress, 0.05, 0.8), name=f"CT {args.ct}", **kwargs
+    )
     with atomic_output_dir(args.out) as stage:
         report(progress, 0.85, "writing outputs")
         summary = write_outputs(stage, volume, result, seconds=time.perf_counter() - t0)

@@ -20,7 +20,7 @@ from ..outputs import atomic_output_dir, write_json
 from ..progress import report, scaled
 from ..report import DemoSection, figure
 from ..volume import Volume
-from .args import positive_float
+from .args import bone_threshold_hu, positive_float
 
 NAME = "corridors"
 HELP = "S1/S2 screw corridors (seed 000): 10 mm cylinder probes, region means, L5 density, z-scores"
@@ -36,7 +36,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--landmarks", required=True, help="Slicer .mrk.json with the corridor landmarks")
     parser.add_argument("--out", required=True, help="output folder: summary.json, profiles.csv, report.png")
     parser.add_argument(
-        "--bone-threshold", type=float, default=None, help="bone threshold in HU (default: computed per scan)"
+        "--bone-threshold",
+        type=bone_threshold_hu,
+        default=None,
+        help="bone threshold in HU (default: computed per scan)",
     )
     parser.add_argument(
         "--screw-diameter",

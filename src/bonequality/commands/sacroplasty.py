@@ -26,7 +26,7 @@ from ..sacroplasty import (
     reformat_midsagittal,
 )
 from ..volume import Volume
-from .args import positive_float
+from .args import bone_threshold_hu
 
 NAME = "sacroplasty"
 HELP = "plan sacroplasty needles (seed 001): target, 3 trajectories, distance to the anterior cortex"
@@ -40,7 +40,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--landmarks", required=True, help="Slicer .mrk.json with the sacroplasty landmarks")
     parser.add_argument("--out", required=True, help="output folder: summary.json and report.png")
     parser.add_argument(
-        "--bone-threshold", type=positive_float, default=None, help="bone threshold in HU (default: per scan)"
+        "--bone-threshold",
+        type=bone_threshold_hu,
+        default=None,
+        help="bone threshold in HU (default: per scan)",
     )
 
 
