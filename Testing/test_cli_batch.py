@@ -147,3 +147,14 @@ def test_bad_manifest_exits_2(tmp_path, capsys):
     assert main(["--no-progress", "phantom-cohort", "--n", "0", "--out", str(tmp_path / "c")]) == 2
     assert not (tmp_path / "o").exists()
     assert not (tmp_path / "c").exists()
+
+
+def test_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
+    m = tmp_path / "m.csv"
+    m.write_text("case_id,ct,landmarks\na,x.nrrd,x.mrk.json\n")
+    out = tmp_path / "o"
+    argv = ["--no-progress", "batch", str(m), "--analyses", "sacroplasty", "--out", str(out)]
+    code = main([*argv, "--scheduler", "tcp://127.0.0.1:1"])  # refused: fails after the connect timeout
+    assert code == 2
+    assert "cannot connect" in capsys.readouterr().err
+    assert not out.exists()

@@ -155,6 +155,15 @@ def _case_dir(out: Path, case_id: str) -> Path:
     return Path(out) / "cases" / case_id
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def run_case(case: Case, analyses: tuple[Analysis, ...], out: str | os.PathLike) -> CaseOutcome:
     """Run ``analyses`` on one case and publish ``DIR/cases/<case_id>/`` atomically.
 
@@ -223,7 +232,12 @@ def _scalar(v, *, where: str):
 
 
 def _publish(stage: Path, final: Path) -> None:
-    """Rename ``stage`` to ``final``; an older ``final`` is moved aside first, then deleted."""
+    """Rename ``stage`` to ``final``; an older ``final`` is moved aside first, then deleted.
+
+    ``stage`` comes from mkdtemp (mode 0700); the published folder gets the mode a plain
+    mkdir would give it.
+    """
+    os.chmod(stage, 0o777 & ~_UMASK)
     old = None
     if final.exists():
         old = final.with_name(f"{_OLD}{final.name}-{uuid.uuid4().hex[:8]}")

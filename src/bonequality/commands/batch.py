@@ -43,15 +43,15 @@ def run(args, progress=None) -> dict:
     analyses = get_analyses(args.analyses or list(_all(ANALYSES)))
     manifest = read_manifest(args.manifest, required_columns=("ct",))
     check_manifest(manifest, analyses)
-    result = run_batch(
-        manifest,
-        analyses,
-        Path(args.out),
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=progress,
-        write_report=not args.no_report,
-    )
+    options = {"progress": progress, "write_report": not args.no_report}
+    if args.scheduler:
+        # Connect first: an unreachable scheduler must fail before anything is written.
+        from ..batch.runner import dask_client
+
+        with dask_client(scheduler=args.scheduler) as client:
+            result = run_batch(manifest, analyses, Path(args.out), client=client, **options)
+    else:
+        result = run_batch(manifest, analyses, Path(args.out), workers=args.workers, **options)
     summary = result.to_dict()
     summary["failures"] = [f"{f['case_id']}: {f['error']}" for f in result.failures]
     return summary
