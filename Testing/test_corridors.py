@@ -115,8 +115,13 @@ def test_linear_block_region_means_are_exact(grid):
     assert probe.percent[0] == 0.5
     assert probe.percent[-1] == 99.5
     assert probe.length_mm == pytest.approx(np.sum(np.linalg.norm(np.diff(verts, axis=0), axis=1)))
-    # each 1 % bin is the value of f at the bin's centre on the polyline (linear field)
-    assert np.all(np.isfinite(probe.profile_hu))
+    # each 1 % bin is the value of f at the bin's centre on the polyline (linear field; the
+    # disk mean of a linear field is its value on the axis)
+    v = np.asarray(verts)
+    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(v, axis=0), axis=1))])
+    at = (np.arange(100) + 0.5) / 100 * cum[-1]
+    centres = np.stack([np.interp(at, cum, v[:, c]) for c in range(3)], axis=1)
+    np.testing.assert_allclose(probe.profile_hu, f(centres), atol=0.5)
     assert probe.segments_hu.size == pytest.approx(probe.length_mm / 0.25, abs=2)
 
 
@@ -349,7 +354,7 @@ def test_update_after_landmark_move_equals_full_analysis(pelvis_iso):
     moved = lm.replaced("SI_joint_ventral_sup_L", lm["SI_joint_ventral_sup_L"] + [0, 2.0, -1.0])
     upd = update_corridors(res, vol, moved, moved="SI_joint_ventral_sup_L")
     full = analyze_corridors(vol, moved, bone_threshold=570)
-    assert upd.s1.legs[0] is res.s1.legs[0]  # the right leg was not re-sampled
+    assert upd.s1.legs[1] is res.s1.legs[1]  # the right leg (C1 -> E_R) was not re-sampled
     np.testing.assert_allclose(upd.s1.segments_hu, full.s1.segments_hu)
     np.testing.assert_allclose(upd.s1.entry_left, full.s1.entry_left)
     assert upd.s1.region_means == pytest.approx(full.s1.region_means)
@@ -416,3 +421,16 @@ def test_analytic_function_and_image_agree_on_the_probe(pelvis_iso):
     res = analyze_corridors(pelvis_iso.volume, pelvis_iso.landmarks, bone_threshold=570)
     c1 = res.s1_geometry.c1
     assert pelvis_iso.volume.sample(c1[None])[0] == pytest.approx(pelvis_hu(c1[None])[0], abs=1)
+
+
+def test_probes_run_from_the_patients_left_as_clinical_md_defines(pelvis_iso):
+    """S1 = E_L -> C1 -> E_R and S2 = E_L -> E_R: 0 % is the left entry (LPS +x is patient left)."""
+    res = analyze_corridors(pelvis_iso.volume, pelvis_iso.landmarks, bone_threshold=570)
+    for probe in (res.s1, res.s2):
+        np.testing.assert_allclose(probe.legs[0].start, probe.entry_left)
+        np.testing.assert_allclose(probe.legs[-1].end, probe.entry_right)
+        assert probe.entry_left[0] > 0 > probe.entry_right[0]
+    np.testing.assert_allclose(res.s1.legs[0].end, res.s1_geometry.c1)
+    frame = res.profiles_frame()
+    first = frame[(frame["corridor"] == "S1") & (frame["percent"] == 0.5)]
+    assert len(first) == 1

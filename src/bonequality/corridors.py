@@ -6,7 +6,8 @@ posterior pelvic ring and its key role in transsacral screw placement"):
 * **S1 corridor** per side X: ``C1`` = mean of ``S1_body_top``, ``S1_foramen_sup_L/R``;
   ``K_X`` = midpoint of ``SI_joint_ventral_sup_X`` and ``S1_foramen_sup_X``; the line
   ``C1 -> K_X`` extended laterally to where it leaves the outer iliac cortex, ``E_X``.
-  The S1 probe runs ``E_R -> C1 -> E_L`` (0 % = patient right, 100 % = patient left).
+  The S1 probe runs ``E_L -> C1 -> E_R`` (0 % = patient left, 100 % = patient right), as
+  CLINICAL.md section 2 defines it; the S2 probe runs from the left entry to the right.
 * **S2 corridor**: ``M_X`` = circumcentre of ``S1_foramen_inf_X``, ``S2_foramen_sup_X``,
   ``S2_body_ventral_X``; the axis ``M_R -> M_L`` moved dorsally (perpendicular to the axis
   in the axial plane) until it clears ``S2_body_ventral_mid`` by 7 mm; the probe runs
@@ -742,7 +743,7 @@ def _sample_legs(sampler: _Sampler, specs, threshold, opts) -> list[Leg]:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """A cylinder probe (S1: ``E_R -> C1 -> E_L``; S2: ``E_R -> E_L``) and its measurements.
+    """A cylinder probe (S1: ``E_L -> C1 -> E_R``; S2: ``E_L -> E_R``) and its measurements.
 
     Attributes
     ----------
@@ -752,7 +753,7 @@ class ProbeResult:
     length_mm : float
         Total probe length (100 %).
     segment_percent : (n,) float
-        Position of each segment centre in % of the probe length (0 % = right entry).
+        Position of each segment centre in % of the probe length (0 % = left entry).
     segments_hu : (n,) float
         Raw 0.25 mm segment means (HU).
     percent, profile_hu : (100,) float
@@ -777,11 +778,11 @@ class ProbeResult:
     screw_fit: dict
 
     @property
-    def entry_right(self) -> np.ndarray:
+    def entry_left(self) -> np.ndarray:
         return self.legs[0].start
 
     @property
-    def entry_left(self) -> np.ndarray:
+    def entry_right(self) -> np.ndarray:
         return self.legs[-1].end
 
     def thermal_image(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1078,8 +1079,19 @@ def _validate(volume: Volume, landmarks) -> Landmarks:
     return landmarks
 
 
+#: Probe order of CLINICAL.md section 2: S1 = E_L -> C1 -> E_R, S2 = E_L -> E_R (0 % = left).
+S1_SIDES = ("L", "R")
+
+
+def _s1_leg_spec(g: S1Geometry, side: str):
+    """The S1 leg of ``side`` in probe order: E_L -> C1, then C1 -> E_R."""
+    if side == "L":
+        return (f"S1_{side}", g.entry["L"], g.c1)
+    return (f"S1_{side}", g.c1, g.entry["R"])
+
+
 def _s2_legs_spec(g: S2Geometry):
-    return [("S2", g.entry["R"], g.entry["L"])]
+    return [("S2", g.entry["L"], g.entry["R"])]
 
 
 def analyze_corridors(
@@ -1139,7 +1151,7 @@ def analyze_corridors(
     report(progress, 0.35, "corridors: sampling the probes")
     legs = _sample_legs(
         sampler,
-        [("S1_R", s1g.entry["R"], s1g.c1), ("S1_L", s1g.c1, s1g.entry["L"]), *_s2_legs_spec(s2g)],
+        [*(_s1_leg_spec(s1g, s) for s in S1_SIDES), *_s2_legs_spec(s2g)],
         threshold,
         opts,
     )
@@ -1181,16 +1193,16 @@ def update_corridors(
     threshold = result.bone_threshold_hu
     sampler = _Sampler(volume)
     s1g, s2g, s1, s2, l5 = result.s1_geometry, result.s2_geometry, result.s1, result.s2, result.l5
-    s1_sides = [s for s in ("R", "L") if f"S1_{s}" in parts]
+    s1_sides = [s for s in S1_SIDES if f"S1_{s}" in parts]
     if s1_sides:
         entries = dict(s1g.entry)
         for s in s1_sides:
             entries[s] = _s1_leg_geometry(volume, lm, s, threshold, opts, sampler)[1]
         s1g = S1Geometry(_c1(lm), {s: _k(lm, s) for s in ("L", "R")}, entries)
-        spec = {"R": ("S1_R", entries["R"], s1g.c1), "L": ("S1_L", s1g.c1, entries["L"])}
-        new = dict(zip(s1_sides, _sample_legs(sampler, [spec[s] for s in s1_sides], threshold, opts)))
-        old = {"R": s1.legs[0], "L": s1.legs[1]}
-        s1 = _probe("S1", [new.get("R", old["R"]), new.get("L", old["L"])], opts)
+        specs = [_s1_leg_spec(s1g, s) for s in s1_sides]
+        new = dict(zip(s1_sides, _sample_legs(sampler, specs, threshold, opts)))
+        old = dict(zip(S1_SIDES, s1.legs))
+        s1 = _probe("S1", [new.get(s, old[s]) for s in S1_SIDES], opts)
     if "S2" in parts:
         s2g = s2_geometry(volume, lm, threshold=threshold, options=opts)
         s2 = _probe("S2", _sample_legs(sampler, _s2_legs_spec(s2g), threshold, opts), opts)

@@ -27,7 +27,7 @@ def corridors_figures(inputs: CaseInputs, case_dir: Path) -> dict:
     Columns ``corridors_L5_hu``, ``corridors_S1_corridor_hu``, ... (the names the cohort
     report uses), probe lengths, minimum free radius, screw fit per diameter, the S2
     dorsal shift and the bone threshold. Writes ``summary.json`` (the full result) and
-    ``profiles.csv`` (``probe``, ``percent`` 0.5-99.5 from the patient's right entry,
+    ``profiles.csv`` (``probe``, ``percent`` 0.5-99.5 from the patient's left entry,
     ``hu``), which the runner gathers into ``DIR/profiles.csv``.
     """
     from ..corridors import analyze_corridors

@@ -214,7 +214,7 @@ def _figure6(df: pd.DataFrame, profiles: pd.DataFrame | None, folder: Path) -> l
             ax.axvspan(lo, hi, color="0.9", zorder=0)
         ax.axvspan(40, 60, color="0.8", zorder=0)
         ax.set_title(f"{probe} probe")
-        ax.set_xlabel("% of probe length (patient right entry → left entry)")
+        ax.set_xlabel("% of probe length (patient left entry → right entry)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("density (HU), mean ± SD")

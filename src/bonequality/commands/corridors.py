@@ -75,7 +75,7 @@ def _profile_axes(ax, probe: ProbeResult, key: str) -> None:
         f"alae {rm['alae']:.0f} HU",
         fontsize=9,
     )
-    ax.set_xlabel("% of probe length (0 = right entry, 100 = left entry)", fontsize=8)
+    ax.set_xlabel("% of probe length (0 = left entry, 100 = right entry)", fontsize=8)
     ax.set_ylabel("HU (10 mm disk mean)", fontsize=8)
     ax.set_xlim(0, 100)
     ax.tick_params(labelsize=7)

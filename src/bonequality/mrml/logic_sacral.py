@@ -210,7 +210,7 @@ def write_corridor_results(result: CorridorResult, volume_node, results: ResultN
         curves,
         results.get("corridors.chart"),
         title=f"{name} corridor profiles",
-        x_title="% of probe length (0 = patient right)",
+        x_title="% of probe length (0 = patient left)",
         y_title="HU",
         scene=scene,
     )
@@ -246,7 +246,7 @@ def write_corridor_results(result: CorridorResult, volume_node, results: ResultN
             scene=scene,
         )
         thermal.SetAttribute(
-            "BoneQuality.Straightened", "columns: along the probe (right to left); rows: dorsal up"
+            "BoneQuality.Straightened", "columns: along the probe (left to right); rows: dorsal up"
         )
         display = thermal.GetDisplayNode()
         display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())

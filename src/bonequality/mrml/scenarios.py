@@ -205,8 +205,9 @@ def corridors_pelvis(scene=None) -> dict:
         _require(abs(got - want) < 10, f"S1 {region} mean {got:.1f} HU vs analytic {want:.1f} HU")
     line = results.get("corridors.line.S1.S1_L")
     _require(line is not None, "no S1 left trajectory line")
-    _a, b = line_points(line)
-    _require(np.allclose(b, result.s1.entry_left, atol=1e-6), "S1 left line does not end at the left entry")
+    a, b = line_points(line)  # along the probe: E_L -> C1 (CLINICAL.md section 2)
+    _require(np.allclose(a, result.s1.entry_left, atol=1e-6), "S1 left line does not start at the left entry")
+    _require(np.allclose(b, result.s1_geometry.c1, atol=1e-6), "S1 left line does not end at the S1 centre")
     series = chart_series(results.get("corridors.chart"))
     _require({"S1", "S2", "S1 cohort L5 > 100 HU"} <= set(series), f"chart series {sorted(series)}")
     curve = dataframe_from_table_node(series["S1"].GetTableNode())
@@ -284,7 +285,7 @@ def corridors_live_update(scene=None) -> dict:
         results.get("corridors.table") is table, "live update replaced the table node instead of updating it"
     )
     _require(
-        not np.allclose(moved.s1.legs[-1].end, first.s1.legs[-1].end),
+        not np.allclose(moved.s1.entry_left, first.s1.entry_left),
         "the left S1 entry did not move with its landmark",
     )
     _require(
