@@ -289,7 +289,7 @@ def test_categories_follow_seed_001_table_1():
         "<3 mm",
         "<3 mm",
         "3-10 mm",
-        ">10 mm",
+        "3-10 mm",  # "3-10 mm" includes 10; "> 10 mm" does not
         ">10 mm",
         "unknown",
     ]

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
-from .errors import AnalysisError, LandmarkError
+from .errors import AnalysisError, GeometryError, LandmarkError
 from .geometry import Line, circle_through, unit
 from .landmarks import Landmarks, required_labels
 from .progress import ProgressCallback, report
@@ -560,7 +560,7 @@ def s2_geometry(volume: Volume, landmarks, *, threshold: float, options: Corrido
         names = (f"S1_foramen_inf_{side}", f"S2_foramen_sup_{side}", f"S2_body_ventral_{side}")
         try:
             circle = circle_through(*(landmarks[n] for n in names), names=names)
-        except Exception as exc:  # GeometryError -> a landmark problem the user fixes
+        except GeometryError as exc:  # collinear or coincident points: the user moves them
             raise LandmarkError(str(exc), names) from exc
         m[side], radius[side] = circle.center, circle.radius
     if (m["L"][0] - m["R"][0]) <= 0:

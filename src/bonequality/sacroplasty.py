@@ -99,15 +99,20 @@ REFERENCE: dict[str, dict] = {
     "long_axis": {"mean_mm": 12.8, "sd_mm": 5.2, "percent_by_category": (3.5, 58.5, 38.0)},
 }
 
-#: Category bins of seed 001 Table 1: (upper bound mm, label).
-CATEGORIES = ((3.0, "<3 mm"), (10.0, "3-10 mm"), (np.inf, ">10 mm"))
+#: Category bins of seed 001 Table 1 as CLINICAL.md writes them (< 3 mm, 3-10 mm, > 10 mm):
+#: (upper bound mm, whether the bound belongs to the bin, label).
+CATEGORIES = ((3.0, False, "<3 mm"), (10.0, True, "3-10 mm"), (np.inf, True, ">10 mm"))
 
 
 def category(distance_mm: float) -> str:
     """Seed 001 Table 1 bin of a target-to-cortex distance (``"unknown"`` for NaN)."""
     if not np.isfinite(distance_mm):
         return "unknown"
-    return next(label for upper, label in CATEGORIES if distance_mm < upper)
+    return next(
+        label
+        for upper, inclusive, label in CATEGORIES
+        if distance_mm < upper or (inclusive and distance_mm == upper)
+    )
 
 
 # ---------------------------------------------------------------------------- trajectories
