@@ -171,6 +171,9 @@ def test_guided_node_fills_the_next_unplaced_label(mrml_scene):
     assert node.GetNumberOfDefinedControlPoints() == 1
     assert node.GetNthControlPointDescription(1) == "superior margin of the left S1 neuroforamen"
     assert markups.next_unplaced_label(node) == "S1_foramen_sup_L"
+    assert markups.control_point_index(node, "S1_foramen_sup_L") == 1
+    with pytest.raises(ValueError, match="no control point labelled 'S9'"):
+        markups.control_point_index(node, "S9")
     # What a click of the place widget does: position the first undefined point.
     node.SetNthControlPointPositionWorld(1, *lps_to_ras([22.0, -20.0, 100.0]).tolist())
     assert markups.next_unplaced_label(node) == "S1_foramen_sup_R"

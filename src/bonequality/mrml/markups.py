@@ -40,6 +40,26 @@ def _defined(node, i: int) -> bool:
     return node.GetNthControlPointPositionStatus(i) == node.PositionDefined
 
 
+def _cleared_node(node, class_name: str, name: str, scene):
+    """``node`` (or a new ``class_name`` node in ``scene``) emptied of control points, inside
+    StartModify; returns ``(node, was_modifying)`` for the caller's EndModify."""
+    if node is None:
+        scene = scene or slicer.mrmlScene
+        node = scene.AddNewNodeByClass(class_name, scene.GenerateUniqueName(name))
+        node.CreateDefaultDisplayNodes()
+    was_modifying = node.StartModify()
+    node.RemoveAllControlPoints()
+    return node, was_modifying
+
+
+def control_point_index(node, label: str) -> int:
+    """Index of the first control point labelled ``label`` (ValueError if there is none)."""
+    for i in range(node.GetNumberOfControlPoints()):
+        if node.GetNthControlPointLabel(i) == label:
+            return i
+    raise ValueError(f"markups node '{node.GetName()}' has no control point labelled '{label}'")
+
+
 def landmarks_from_node(node) -> Landmarks:
     """Read a markups node's control points as LPS :class:`Landmarks`.
 
@@ -91,12 +111,7 @@ def landmarks_to_node(
     unplaced : iterable of str
         Extra labels appended as pre-labelled, not yet placed points.
     """
-    if node is None:
-        scene = scene or slicer.mrmlScene
-        node = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", scene.GenerateUniqueName(name))
-        node.CreateDefaultDisplayNodes()
-    was_modifying = node.StartModify()
-    node.RemoveAllControlPoints()
+    node, was_modifying = _cleared_node(node, "vtkMRMLMarkupsFiducialNode", name, scene)
     for label, p in [*landmarks.entries, *((lab, None) for lab in unplaced)]:
         _add_point(node, label, p)
     node.SetAttribute(LANDMARK_ATTRIBUTE, "1")
@@ -147,12 +162,7 @@ def line_node(start_lps, end_lps, node=None, *, name: str = "Line", scene=None, 
 
     Trajectories are shown as locked lines by default, since they are results, not inputs.
     """
-    if node is None:
-        scene = scene or slicer.mrmlScene
-        node = scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", scene.GenerateUniqueName(name))
-        node.CreateDefaultDisplayNodes()
-    was_modifying = node.StartModify()
-    node.RemoveAllControlPoints()
+    node, was_modifying = _cleared_node(node, "vtkMRMLMarkupsLineNode", name, scene)
     for p in (start_lps, end_lps):
         node.AddControlPointWorld(vtk.vtkVector3d(*lps_to_ras(p).tolist()))
     node.SetLocked(bool(locked))

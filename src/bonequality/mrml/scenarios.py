@@ -14,6 +14,7 @@ import slicer
 
 from ..errors import BoneQualityError, OperationCancelled
 from ..phantoms import oblique_direction
+from .markups import control_point_index
 from .results import CancellableProgress, ResultNodes
 from .sampledata import load_phantom
 from .segmentations import mask_from_node, segment_names
@@ -44,6 +45,17 @@ def _close(value, expected, rel: float, what: str) -> None:
         abs(float(value) - float(expected)) <= rel * abs(float(expected)),
         f"{what}: {float(value):.4g} differs from {float(expected):.4g} by more than {rel:.0%}",
     )
+
+
+def _require_rejected(update, label: str, what: str, table, before) -> None:
+    """``update()`` raises an error naming ``label``, and ``table`` still holds ``before``."""
+    try:
+        update()
+    except BoneQualityError as exc:
+        _require(label in str(exc), f"the error does not name {label}: {exc}")
+    else:
+        raise AssertionError(f"{what} was accepted")
+    _require(dataframe_from_table_node(table).equals(before), f"results changed after {what} was rejected")
 
 
 def _holder(scene):
@@ -243,9 +255,7 @@ def corridors_guided_placement(scene=None) -> dict:
     clicks = 0
     while (label := next_unplaced_label(node)) is not None:
         # What one click of the place widget does: the next undefined point gets a position.
-        index = next(
-            i for i in range(node.GetNumberOfControlPoints()) if node.GetNthControlPointLabel(i) == label
-        )
+        index = control_point_index(node, label)
         node.SetNthControlPointPositionWorld(index, *(placed[label] * np.array([-1.0, -1.0, 1.0])).tolist())
         clicks += 1
     _require(
@@ -273,11 +283,7 @@ def corridors_live_update(scene=None) -> dict:
     first = session.analyze(loaded.volume, loaded.landmarks, results=results)
     table = results.get("corridors.table")
     node = loaded.landmarks
-    index = next(
-        i
-        for i in range(node.GetNumberOfControlPoints())
-        if node.GetNthControlPointLabel(i) == "SI_joint_ventral_sup_L"
-    )
+    index = control_point_index(node, "SI_joint_ventral_sup_L")
     pos = np.array(node.GetNthControlPointPositionWorld(index))
     node.SetNthControlPointPositionWorld(index, *(pos + np.array([0.0, 0.0, 4.0])).tolist())  # 4 mm superior
     moved = session.update(loaded.volume, node, results=results)
@@ -294,13 +300,13 @@ def corridors_live_update(scene=None) -> dict:
     )
     before = dataframe_from_table_node(table)
     node.SetNthControlPointPositionWorld(index, 5000.0, 5000.0, 5000.0)  # outside the image
-    try:
-        session.update(loaded.volume, node, results=results)
-    except BoneQualityError as exc:
-        _require("SI_joint_ventral_sup_L" in str(exc), f"the error does not name the landmark: {exc}")
-    else:
-        raise AssertionError("a landmark outside the image was accepted")
-    _require(dataframe_from_table_node(table).equals(before), "results changed after a failed update")
+    _require_rejected(
+        lambda: session.update(loaded.volume, node, results=results),
+        "SI_joint_ventral_sup_L",
+        "a landmark outside the image",
+        table,
+        before,
+    )
     return {
         "s1_mean_before": first.s1.region_means["corridor"],
         "s1_mean_after": moved.s1.region_means["corridor"],
@@ -352,9 +358,7 @@ def sacroplasty_live_update(scene=None) -> dict:
     first = session.run(loaded.volume, loaded.landmarks, results=results)
     table = results.get("sacroplasty.table")
     node = loaded.landmarks
-    index = next(
-        i for i in range(node.GetNumberOfControlPoints()) if node.GetNthControlPointLabel(i) == "S1_corner_PS"
-    )
+    index = control_point_index(node, "S1_corner_PS")
     pos = np.array(node.GetNthControlPointPositionWorld(index))
     node.SetNthControlPointPositionWorld(index, *(pos + np.array([0.0, 0.0, 3.0])).tolist())  # 3 mm superior
     moved = session.update(loaded.volume, node, results=results)
@@ -365,23 +369,19 @@ def sacroplasty_live_update(scene=None) -> dict:
     )
     before = dataframe_from_table_node(table)
     node.SetNthControlPointPositionWorld(
-        index, *node.GetNthControlPointPositionWorld(_index(node, "S1_corner_AI"))
+        index, *node.GetNthControlPointPositionWorld(control_point_index(node, "S1_corner_AI"))
     )
-    try:
-        session.update(loaded.volume, node, results=results)
-    except BoneQualityError as exc:
-        _require("S1_corner_PS" in str(exc), f"the error does not name the corner: {exc}")
-    else:
-        raise AssertionError("coincident corners were accepted")
-    _require(dataframe_from_table_node(table).equals(before), "the table changed after a failed update")
+    _require_rejected(
+        lambda: session.update(loaded.volume, node, results=results),
+        "S1_corner_PS",
+        "coincident corners",
+        table,
+        before,
+    )
     _require(session.plan is moved, "the session dropped its last good plan")
     return {
         "target_shift_mm": float(np.linalg.norm(moved.target_midsagittal_lps - first.target_midsagittal_lps))
     }
-
-
-def _index(node, label: str) -> int:
-    return next(i for i in range(node.GetNumberOfControlPoints()) if node.GetNthControlPointLabel(i) == label)
 
 
 def focal_defect_vertebra(scene=None) -> dict:
