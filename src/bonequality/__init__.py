@@ -20,6 +20,7 @@ from .errors import (
     MaskError,
     NotCTError,
     OperationCancelled,
+    OptionError,
     OutsideImageError,
 )
 from .landmarks import Landmarks, read_mrk_json, write_mrk_json
@@ -42,6 +43,7 @@ __all__ = [
     "MaskError",
     "NotCTError",
     "OperationCancelled",
+    "OptionError",
     "OutsideImageError",
     "Volume",
     "__version__",

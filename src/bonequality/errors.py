@@ -17,6 +17,7 @@ __all__ = [
     "MaskError",
     "NotCTError",
     "OperationCancelled",
+    "OptionError",
     "OutsideImageError",
 ]
 
@@ -71,6 +72,10 @@ class CalibrationError(BoneQualityError):
 
 class AnalysisError(BoneQualityError):
     """The data do not allow the measurement (e.g. a corridor that never leaves bone)."""
+
+
+class OptionError(BoneQualityError):
+    """An option or parameter is out of its range, not a number, or does not apply."""
 
 
 class OperationCancelled(Exception):  # noqa: N818 - reads better at call sites than ...Error

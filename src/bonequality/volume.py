@@ -185,13 +185,25 @@ class Volume:
         -------
         (...) float64 ndarray
         """
-        points = np.asarray(points, dtype=float)
-        shape = points.shape[:-1]
-        idx = self.physical_to_index(points.reshape(-1, 3))
-        coords = idx[:, ::-1].T  # (k, j, i) rows for map_coordinates
-        data = self.array if self.array.dtype.kind == "f" else self.array.astype(np.float32)
+        pts = np.asarray(points, dtype=float)
+        shape = pts.shape[:-1]
+        pts = pts.reshape(-1, 3)
+        # (k, j, i) rows for map_coordinates, built column by column (no BLAS matmul, which
+        # spawns threads and is erratic on a loaded 2-core machine); the array is read in
+        # place, whatever its dtype, so a large integer CT is never copied.
+        inverse = self.direction.T / self.spacing[:, np.newaxis]  # LPS offset -> ijk
+        d = [pts[:, a] - self.origin[a] for a in range(3)]
+        coords = np.empty((3, pts.shape[0]))
+        outside = np.zeros(pts.shape[0], dtype=bool)
+        upper = np.asarray(self.shape_ijk, dtype=float) - 0.5
+        for c in range(3):
+            row = coords[2 - c]
+            np.multiply(d[0], inverse[c, 0], out=row)
+            row += d[1] * inverse[c, 1]
+            row += d[2] * inverse[c, 2]
+            outside |= ~((row >= -0.5) & (row <= upper[c]))
+        data = self.array if self.array.dtype != bool else self.array.view(np.uint8)
         out = ndimage.map_coordinates(data, coords, order=order, mode="nearest", output=np.float64)
-        outside = ~self.contains(points.reshape(-1, 3))
         out[outside] = fill
         return out.reshape(shape)
 
