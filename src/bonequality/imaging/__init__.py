@@ -11,13 +11,19 @@
 Sampling a volume at LPS points is :meth:`bonequality.volume.Volume.sample`.
 """
 
+from .body import BodyOptions, BodySource, VertebralBody, vertebral_body
+from .canal import CanalInfo, find_canal
 from .grid import bbox_slices, crop, lps_grid_mask, lps_reference, resample_onto, voxel_points
 from .morphology import axial_axis, ball, fill_holes, fill_voids, largest_component
 from .rays import RayExit, bone_exit, clip_to_image, close_gaps, crossing, first_sustained_run, runs
 from .threshold import bone_threshold, threshold_profiles
 
 __all__ = [
+    "BodyOptions",
+    "BodySource",
+    "CanalInfo",
     "RayExit",
+    "VertebralBody",
     "axial_axis",
     "ball",
     "bbox_slices",
@@ -29,6 +35,7 @@ __all__ = [
     "crossing",
     "fill_holes",
     "fill_voids",
+    "find_canal",
     "first_sustained_run",
     "largest_component",
     "lps_grid_mask",
@@ -36,5 +43,6 @@ __all__ = [
     "resample_onto",
     "runs",
     "threshold_profiles",
+    "vertebral_body",
     "voxel_points",
 ]
