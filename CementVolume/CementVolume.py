@@ -34,7 +34,7 @@ from slicer.util import VTKObservationMixin
 
 from bonequality.cement import CementOptions
 from bonequality.errors import BoneQualityError, OperationCancelled
-from bonequality.mrml import logic_cement, sampledata, scenarios
+from bonequality.mrml import logic_cement, sampledata
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
 
@@ -256,12 +256,14 @@ class CementVolumeLogic(ScriptedLoadableModuleLogic):
 # CementVolumeTest
 #
 class CementVolumeTest(ScriptedLoadableModuleTest):
-    """Runs the scenarios pytest runs (bonequality.mrml.scenarios), then the module logic."""
+    """Runs the scenarios pytest runs (bonequality.testing.scenarios), then the module logic."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
+        from bonequality.testing import scenarios
+
         for scenario in scenarios.SCENARIOS["CementVolume"]:
             self.setUp()
             self.delayDisplay(f"Scenario {scenario.__name__}")

@@ -32,7 +32,7 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 from bonequality.errors import BoneQualityError, OperationCancelled
-from bonequality.mrml import logic_focal, sampledata, scenarios
+from bonequality.mrml import logic_focal, sampledata
 from bonequality.mrml.colors import show_overlay
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
@@ -246,12 +246,14 @@ class FocalDefectLogic(ScriptedLoadableModuleLogic):
 # FocalDefectTest
 #
 class FocalDefectTest(ScriptedLoadableModuleTest):
-    """Runs the scenarios pytest runs (bonequality.mrml.scenarios), then the module logic."""
+    """Runs the scenarios pytest runs (bonequality.testing.scenarios), then the module logic."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
+        from bonequality.testing import scenarios
+
         for scenario in scenarios.SCENARIOS["FocalDefect"]:
             self.setUp()
             self.delayDisplay(f"Scenario {scenario.__name__}")

@@ -32,7 +32,7 @@ from slicer.util import VTKObservationMixin
 
 from bonequality.errors import BoneQualityError, OperationCancelled
 from bonequality.landmarks import spec
-from bonequality.mrml import logic_sacral, markups, sampledata, scenarios
+from bonequality.mrml import logic_sacral, markups, sampledata
 from bonequality.mrml.colors import show_overlay
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
@@ -353,12 +353,14 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
 # SacralBoneAnalysisTest
 #
 class SacralBoneAnalysisTest(ScriptedLoadableModuleTest):
-    """Runs the scenarios pytest runs (bonequality.mrml.scenarios), then the module logic."""
+    """Runs the scenarios pytest runs (bonequality.testing.scenarios), then the module logic."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
+        from bonequality.testing import scenarios
+
         for scenario in scenarios.SCENARIOS["SacralBoneAnalysis"]:
             self.setUp()
             self.delayDisplay(f"Scenario {scenario.__name__}")

@@ -5,7 +5,7 @@ folders added as additional module paths), so it cannot run under pytest. It:
 
 1. opens each module's GUI (loads the ``.ui``, connects the parameter node), which the
    pytest suite cannot do without Qt;
-2. runs every scenario of :data:`bonequality.mrml.scenarios.SCENARIOS` (the same ones
+2. runs every scenario of :data:`bonequality.testing.scenarios.SCENARIOS` (the same ones
    pytest runs against slicer-core) in Slicer's own scene;
 3. loads a phantom from Sample Data's registration and runs each module's logic on it;
 
@@ -18,7 +18,8 @@ import traceback
 
 import slicer
 
-from bonequality.mrml import sampledata, scenarios
+from bonequality.mrml import sampledata
+from bonequality.testing import scenarios
 
 MODULES = ("SacralBoneAnalysis", "FocalDefect", "CementVolume")
 

@@ -28,12 +28,5 @@ COMMAND_MODULES = (
 
 
 def load_commands() -> list[ModuleType]:
-    """Import the command modules that exist (a module not written yet is skipped)."""
-    mods = []
-    for name in COMMAND_MODULES:
-        try:
-            mods.append(importlib.import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return mods
+    """Import every command module; one that fails to import is an error, never skipped."""
+    return [importlib.import_module(f"{__name__}.{name}") for name in COMMAND_MODULES]

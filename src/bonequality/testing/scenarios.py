@@ -13,13 +13,13 @@ import numpy as np
 import slicer
 
 from ..errors import BoneQualityError, OperationCancelled
+from ..mrml.markups import control_point_index
+from ..mrml.results import CancellableProgress, ResultNodes
+from ..mrml.sampledata import load_phantom
+from ..mrml.segmentations import mask_from_node, segment_names
+from ..mrml.tables import dataframe_from_table_node
+from ..mrml.volumes import node_to_volume
 from ..phantoms import oblique_direction
-from .markups import control_point_index
-from .results import CancellableProgress, ResultNodes
-from .sampledata import load_phantom
-from .segmentations import mask_from_node, segment_names
-from .tables import dataframe_from_table_node
-from .volumes import node_to_volume
 
 __all__ = [
     "SCENARIOS",
@@ -78,7 +78,7 @@ def cement_phantom(scene=None, *, spacing=(1.0, 1.0, 1.0), oblique: bool = True)
     truth at 1 mm (the library's own tests hold the 3 % criterion at finer spacing), the
     designed distribution score, and that the segments written back equal the result masks.
     """
-    from .logic_cement import run_cement
+    from ..mrml.logic_cement import run_cement
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom(
@@ -131,7 +131,7 @@ def cement_phantom(scene=None, *, spacing=(1.0, 1.0, 1.0), oblique: bool = True)
 
 def cement_failure_keeps_results(scene=None) -> dict:
     """A failing second run (seed mode without a placed seed) leaves the first results untouched."""
-    from .logic_cement import run_cement
+    from ..mrml.logic_cement import run_cement
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom("BoneQualityCementedVertebra", scene=scene, spacing=(1.5, 1.5, 1.5))
@@ -154,7 +154,7 @@ def cement_failure_keeps_results(scene=None) -> dict:
 
 def cement_cancel_keeps_results(scene=None) -> dict:
     """Cancelling at the first progress report raises OperationCancelled and writes nothing."""
-    from .logic_cement import run_cement
+    from ..mrml.logic_cement import run_cement
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom("BoneQualityCementedVertebra", scene=scene, spacing=(1.5, 1.5, 1.5))
@@ -196,9 +196,9 @@ def corridors_pelvis(scene=None) -> dict:
     every result node holds what the result says (lines end at the entries, the chart's S1
     curve is the profile, the table's z-scores match).
     """
-    from .logic_sacral import CorridorSession
-    from .markups import line_points
-    from .plots import chart_series
+    from ..mrml.logic_sacral import CorridorSession
+    from ..mrml.markups import line_points
+    from ..mrml.plots import chart_series
 
     scene = scene or slicer.mrmlScene
     loaded = _pelvis(scene)
@@ -245,8 +245,8 @@ def corridors_pelvis(scene=None) -> dict:
 
 def corridors_guided_placement(scene=None) -> dict:
     """Guided placement: a pre-labelled node filled click by click gives the same result as the phantom's."""
-    from .logic_sacral import CorridorSession
-    from .markups import guided_landmarks_node, landmarks_from_node, next_unplaced_label
+    from ..mrml.logic_sacral import CorridorSession
+    from ..mrml.markups import guided_landmarks_node, landmarks_from_node, next_unplaced_label
 
     scene = scene or slicer.mrmlScene
     loaded = _pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
@@ -274,7 +274,7 @@ def corridors_guided_placement(scene=None) -> dict:
 
 def corridors_live_update(scene=None) -> dict:
     """Dragging a landmark updates the results in place; a bad landmark keeps the previous results."""
-    from .logic_sacral import CorridorSession
+    from ..mrml.logic_sacral import CorridorSession
 
     scene = scene or slicer.mrmlScene
     loaded = _pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
@@ -315,8 +315,8 @@ def corridors_live_update(scene=None) -> dict:
 
 def sacroplasty_pelvis(scene=None) -> dict:
     """Pelvis phantom -> sacroplasty logic -> table with seed 001 references, needle lines, reformat."""
-    from .logic_sacral import reformat_slice_node, run_sacroplasty
-    from .markups import line_points
+    from ..mrml.logic_sacral import reformat_slice_node, run_sacroplasty
+    from ..mrml.markups import line_points
 
     scene = scene or slicer.mrmlScene
     loaded = _pelvis(scene)
@@ -346,7 +346,7 @@ def sacroplasty_pelvis(scene=None) -> dict:
 # ------------------------------------------------------------------------------- FocalDefect
 def sacroplasty_live_update(scene=None) -> dict:
     """Dragging a corner re-plans all six trajectories in place; a bad corner keeps the plan."""
-    from .logic_sacral import SacroplastySession
+    from ..mrml.logic_sacral import SacroplastySession
 
     scene = scene or slicer.mrmlScene
     loaded = _pelvis(scene, oblique=False)
@@ -390,7 +390,7 @@ def focal_defect_vertebra(scene=None) -> dict:
     The map nodes must equal the library's maps, the table its summary, and the defect
     region (3 mm voids) must show a higher mean focal BMC loss than the rest of the ROI.
     """
-    from .logic_focal import MAPS, run_focal_defect
+    from ..mrml.logic_focal import MAPS, run_focal_defect
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom("BoneQualityVertebra", scene=scene, spacing=(0.6, 0.6, 1.0))
