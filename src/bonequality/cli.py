@@ -19,7 +19,7 @@ from .commands import load_commands
 from .errors import BoneQualityError, OperationCancelled
 from .outputs import to_json
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "parse_args", "run_command"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,18 +80,32 @@ def _join_negative_tuples(argv: list[str]) -> list[str]:
     return out
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a command line (``sys.argv[1:]`` by default); bad arguments exit 2 with one line."""
+    return build_parser().parse_args(_join_negative_tuples(sys.argv[1:] if argv is None else list(argv)))
+
+
+def run_command(args: argparse.Namespace, progress=None):
+    """Run a parsed command and return its JSON-able summary.
+
+    Raises what the command raises (a :class:`~bonequality.errors.BoneQualityError` for
+    bad input): the same typed errors the library, batch and the Slicer logics raise.
+    :func:`main` turns them into exit codes.
+    """
+    return args._run(args, progress)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_join_negative_tuples(sys.argv[1:] if argv is None else list(argv)))
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     if not getattr(args, "command", None):
-        parser.print_help()
+        build_parser().print_help()
         return 2
     bar = _Bar(enabled=not args.no_progress and sys.stderr.isatty())
     try:
-        result = args._run(args, bar)
+        result = run_command(args, bar)
     except BoneQualityError as exc:
         bar.close()
         print(f"bonequality: error: {exc}", file=sys.stderr)
