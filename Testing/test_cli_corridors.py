@@ -63,6 +63,7 @@ def test_corridors_writes_summary_profiles_and_report(phantom_files, tmp_path, c
         truth = ph.truth[key.lower()]
         assert np.linalg.norm(np.subtract(s[key]["entry_left_lps"], truth["entry_L"])) < 0.75
     assert s["S2"]["ventral_shift_mm"] == 0.0
+    assert s["inputs"] == {"ct": str(paths["image"]), "landmarks": str(paths["landmarks"])}
     prof = pd.read_csv(out / "profiles.csv")
     assert list(prof.columns) == ["corridor", "percent", "mean_hu"]
     assert len(prof) == 200

@@ -9,17 +9,28 @@ import pytest
 
 from bonequality.corridors import (
     REFERENCE_COHORT,
+    CorridorInputs,
     CorridorOptions,
     analyze_corridors,
     find_bone_exit,
     l5_density,
+    run,
     s2_geometry,
     sample_probe,
     update_corridors,
     z_scores,
 )
-from bonequality.errors import AnalysisError, LandmarkError, OperationCancelled, OutsideImageError
-from bonequality.geometry import march_to_exit
+from bonequality.errors import (
+    AnalysisError,
+    LandmarkError,
+    MaskError,
+    NotCTError,
+    OperationCancelled,
+    OptionError,
+    OutsideImageError,
+)
+from bonequality.imaging.rays import bone_exit
+from bonequality.landmarks import Landmarks
 from bonequality.outputs import json_default
 from bonequality.phantoms import ANISOTROPIC_SPACING, evaluate_on_grid, oblique_direction
 from bonequality.phantoms.pelvis import HU_NORMAL, make_pelvis, pelvis_hu
@@ -289,8 +300,9 @@ def test_last_exit_beats_naive_first_exit():
 
     vol = evaluate_on_grid(f, center=(0, 0, 0), extent_mm=(230, 30, 30), spacing=(0.5, 0.5, 0.5))
     start = np.array([0.1, 0.0, 0.0])
-    naive = march_to_exit(vol, start, [1, 0, 0], threshold=450)
-    assert naive.point[0] < 60  # stops at the SI joint plates / iliac interior
+    t = np.arange(int(np.ceil(np.linalg.norm(np.subtract(*vol.physical_bounds())) / 0.25)) + 1) * 0.25
+    naive = bone_exit(t, vol.sample(start + t[:, None] * [1.0, 0, 0]), 450)
+    assert start[0] + naive.t < 60  # stops at the SI joint plates / iliac interior
     exit_point = find_bone_exit(vol, start, [1, 0, 0], threshold=450)
     assert exit_point[0] == pytest.approx(80.0, abs=0.5)
     exit_right = find_bone_exit(vol, start, [-1, 0, 0], threshold=450)
@@ -298,7 +310,9 @@ def test_last_exit_beats_naive_first_exit():
 
 
 def test_corridor_that_never_leaves_bone_is_an_error(pelvis_iso):
-    vol = Volume.from_array(np.full((40, 40, 40), 900, dtype=np.int16), spacing=(5, 5, 5), origin=(-100,) * 3)
+    arr = np.full((40, 40, 40), 900, dtype=np.int16)
+    arr[:3, :3, :3] = -1000  # an air corner, far from the corridors, so the block passes as a CT
+    vol = Volume.from_array(arr, spacing=(5, 5, 5), origin=(-100,) * 3)
     with pytest.raises(AnalysisError, match="never leaves bone"):
         find_bone_exit(vol, [0, 0, 0], [1, 0, 0], threshold=400, name="S1 L corridor")
     with pytest.raises(AnalysisError, match="never leaves bone"):
@@ -434,3 +448,50 @@ def test_probes_run_from_the_patients_left_as_clinical_md_defines(pelvis_iso):
     frame = res.profiles_frame()
     first = frame[(frame["corridor"] == "S1") & (frame["percent"] == 0.5)]
     assert len(first) == 1
+
+
+# ----------------------------------------------------------------------------- inputs, run, write
+def test_inputs_refuse_bad_input_with_typed_errors(pelvis_iso):
+    vol, lm = pelvis_iso.volume, pelvis_iso.landmarks
+    mr = Volume.from_array(np.random.default_rng(0).uniform(0, 500, (20, 20, 20)).astype(np.int16))
+    with pytest.raises(NotCTError, match="my MR does not look like a CT"):
+        CorridorInputs(mr, lm, name="my MR")
+    with pytest.raises(NotCTError):
+        analyze_corridors(mr, lm)
+    for bad in (0.0, 3071.0, float("nan"), "x"):
+        with pytest.raises(OptionError, match="bone threshold"):
+            CorridorInputs(vol, lm, bone_threshold=bad)
+    for bad in ((6.5, 0.0), (25.0,), (float("inf"),)):
+        with pytest.raises(OptionError, match="screw diameter"):
+            CorridorInputs(vol, lm, screw_diameters=bad)
+    pts = lm.to_dict()
+    del pts["L5_body_center"]
+    with pytest.raises(LandmarkError) as err:
+        CorridorInputs(vol, pts)
+    assert "L5_body_center" in err.value.labels
+    far = vol.with_array(np.ones(vol.array.shape, np.uint8))
+    far = Volume(far.array, far.spacing, far.origin + 1000.0, far.direction)
+    with pytest.raises(MaskError, match="L5 mask does not overlap"):
+        CorridorInputs(vol, lm, l5_mask=far)
+    inputs = CorridorInputs(vol, pts | {"L5_body_center": lm["L5_body_center"]}, screw_diameters=(7,))
+    assert isinstance(inputs.landmarks, Landmarks)
+    assert inputs.screw_diameters == (7.0,)
+
+
+def test_run_write_and_figures(pelvis_iso, tmp_path):
+    inputs = CorridorInputs(
+        pelvis_iso.volume, pelvis_iso.landmarks, bone_threshold=570, sources={"ct": "dir/pelvis.nrrd"}
+    )
+    res = run(inputs)
+    same = analyze_corridors(pelvis_iso.volume, pelvis_iso.landmarks, bone_threshold=570)
+    assert json.dumps(res.to_dict(), default=json_default) == json.dumps(same.to_dict(), default=json_default)
+    res.write(tmp_path, inputs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profiles.csv", "report.png", "summary.json"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["inputs"] == {"ct": "dir/pelvis.nrrd"}
+    assert summary["S1"]["corridor_mean_hu"] == pytest.approx(res.s1.region_means["corridor"])
+    fig = res.figures()
+    assert fig["L5_hu"] == res.l5.mean_hu
+    assert fig["S2_alae_hu"] == res.s2.region_means["alae"]
+    assert {f"S1_fits_{d:g}mm" for d in (6.5, 7.3, 8.0)} <= set(fig)
+    assert {"bone_threshold_hu", "L5_group", "L5_roi_ml", "S2_dorsal_shift_mm", "S2_moved"} <= set(fig)

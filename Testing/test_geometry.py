@@ -7,16 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bonequality import AnalysisError, GeometryError, Volume
-from bonequality.geometry import (
-    Line,
-    Plane,
-    circle_through,
-    closest_points,
-    first_sustained_run,
-    march_to_exit,
-    orthonormal_frame,
-)
+from bonequality import GeometryError, Volume
+from bonequality.geometry import Line, Plane, circle_through, closest_points, orthonormal_frame
+from bonequality.imaging.rays import bone_exit, first_sustained_run
 from bonequality.phantoms import oblique_direction
 
 
@@ -111,23 +104,33 @@ def _slab_volume(direction=None, spacing=(0.5, 0.5, 0.5)):
     return vol.with_array(hu.astype(np.float32))
 
 
+def _ray_exit(vol, start, direction, *, threshold, min_run_mm=5.0, step_mm=0.25):
+    """Sample the ray over the image diagonal with ``Volume.sample`` and find its first bone exit."""
+    lo, hi = vol.physical_bounds()
+    t = np.arange(int(np.ceil(np.linalg.norm(hi - lo) / step_mm)) + 1) * step_mm
+    d = np.asarray(direction, float) / np.linalg.norm(direction)
+    hu = vol.sample(np.asarray(start, float) + t[:, None] * d)
+    return bone_exit(t, hu, threshold, min_run_mm=min_run_mm)
+
+
 @pytest.mark.parametrize("oblique", [False, True])
-def test_march_to_exit_skips_short_gaps_and_finds_outer_surface(oblique):
+def test_bone_exit_skips_short_gaps_and_finds_outer_surface(oblique):
     spacing = (0.5, 0.6, 0.8) if oblique else (0.5, 0.5, 0.5)
     vol = _slab_volume(oblique_direction() if oblique else None, spacing)
-    ex = march_to_exit(vol, [0, 0, 0], [1, 0, 0], threshold=500, min_run_mm=5)
+    ex = _ray_exit(vol, [0, 0, 0], [1, 0, 0], threshold=500, min_run_mm=5)
     # The 3 mm gap is shorter than 5 mm; the exit is the outer surface at x = 10 (voxel-edge tolerance).
-    assert ex.point[0] == pytest.approx(10.0, abs=0.5)
-    assert ex.distance == pytest.approx(10.0, abs=0.5)
+    assert not ex.at_image_edge
+    assert ex.t == pytest.approx(10.0, abs=0.5)
     # With a 2 mm minimum run the gap counts as leaving bone.
-    ex2 = march_to_exit(vol, [0, 0, 0], [1, 0, 0], threshold=500, min_run_mm=2)
-    assert ex2.point[0] == pytest.approx(4.0, abs=0.5)
+    ex2 = _ray_exit(vol, [0, 0, 0], [1, 0, 0], threshold=500, min_run_mm=2)
+    assert ex2.t == pytest.approx(4.0, abs=0.5)
 
 
-def test_march_to_exit_errors_name_the_ray():
+def test_bone_exit_at_the_image_edge_and_without_bone():
     vol = _slab_volume()
     arr = np.full(vol.array.shape, 1000, np.float32)
-    with pytest.raises(AnalysisError, match=r"S1 left.*never leaves bone"):
-        march_to_exit(vol.with_array(arr), [0, 0, 0], [1, 0, 0], threshold=500, name="S1 left")
-    with pytest.raises(AnalysisError, match="no bone"):
-        march_to_exit(vol.with_array(arr * 0), [0, 0, 0], [1, 0, 0], threshold=500)
+    # Still in bone where the ray leaves the image (x = 30 mm): the exit is not seen.
+    ex = _ray_exit(vol.with_array(arr), [0, 0, 0], [1, 0, 0], threshold=500)
+    assert ex.at_image_edge
+    assert ex.t == pytest.approx(30.0, abs=0.5)
+    assert _ray_exit(vol.with_array(arr * 0), [0, 0, 0], [1, 0, 0], threshold=500) is None

@@ -18,8 +18,9 @@ import time
 
 import numpy as np
 
-from bonequality import corridors
-from bonequality.corridors import _disk_lattice, _perp_frame, analyze_corridors, update_corridors
+from bonequality.corridors import analyze_corridors, update_corridors
+from bonequality.corridors.probes import disk_lattice, perp_frame
+from bonequality.imaging import threshold
 from bonequality.phantoms.pelvis import make_pelvis
 
 
@@ -39,8 +40,8 @@ def baseline_leg(volume_f, a, b, *, segment_mm=0.25, radius=5.0, step=0.5) -> np
     axis = b - a
     length = float(np.linalg.norm(axis))
     w = axis / length
-    u, v = _perp_frame(w)
-    disk, weights = _disk_lattice(radius, step)
+    u, v = perp_frame(w)
+    disk, weights = disk_lattice(radius, step)
     offs = np.arange(-15.0, 15.01, 0.5)
     ang = np.arange(16) * (2 * np.pi / 16)
     dirs = np.cos(ang)[:, None] * u + np.sin(ang)[:, None] * v
@@ -87,7 +88,7 @@ def main() -> None:
 
     # --- 2. the whole analysis (threshold cache cleared every run)
     def full():
-        corridors._THRESHOLD_CACHE.clear()
+        threshold._CACHE.clear()
         analyze_corridors(vol, lm)
 
     t_full = _median_time(full, 5)

@@ -1,5 +1,5 @@
-"""Geometry in LPS millimetres: lines, planes, circles through three points, skew lines,
-orthonormal frames, and ray marching to the surface of bone.
+"""Geometry in LPS millimetres: lines, planes, circles through three points, skew lines and
+orthonormal frames (where a ray leaves bone: :mod:`bonequality.imaging.rays`).
 
 All functions take and return float ndarrays of shape ``(3,)`` (or ``(N, 3)``) in mm.
 Degenerate input (coincident or collinear points, parallel lines) raises
@@ -12,17 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import AnalysisError, GeometryError
+from .errors import GeometryError
 
 __all__ = [
     "Circle",
     "Line",
     "Plane",
-    "RayExit",
     "circle_through",
     "closest_points",
-    "first_sustained_run",
-    "march_to_exit",
     "orthonormal_frame",
     "unit",
 ]
@@ -190,119 +187,3 @@ def closest_points(
     t2 = (e - b * d) / denom
     p1, p2 = line1.at(t1), line2.at(t2)
     return p1, p2, float(np.linalg.norm(p1 - p2))
-
-
-@dataclass(frozen=True)
-class RayExit:
-    """Where a ray leaves bone: ``point`` (LPS mm) at ``distance`` mm from the start."""
-
-    point: np.ndarray
-    distance: float
-
-
-def first_sustained_run(below: np.ndarray, min_samples: int, *, allow_truncated: bool = True) -> int:
-    """Index of the first sample that starts a run of at least ``min_samples`` True values.
-
-    A run cut off by the end of the array counts when ``allow_truncated`` is True.
-    Returns -1 if there is none.
-    """
-    below = np.asarray(below, dtype=bool)
-    n = below.size
-    if n == 0:
-        return -1
-    min_samples = max(1, int(min_samples))
-    # Length of the run of True starting at each index (reverse cumulative count).
-    run = np.zeros(n + 1, dtype=np.int64)
-    rev = below[::-1]
-    idx = np.arange(n)
-    reset = np.where(~rev, idx, -1)
-    last_reset = np.maximum.accumulate(reset)
-    run_rev = idx - last_reset
-    run[:n] = run_rev[::-1]
-    ok = run[:n] >= min_samples
-    if allow_truncated:
-        ok |= below & (run[:n] == (n - idx))
-    hits = np.flatnonzero(ok)
-    return int(hits[0]) if hits.size else -1
-
-
-def march_to_exit(
-    volume,
-    start,
-    direction,
-    *,
-    threshold: float,
-    min_run_mm: float = 5.0,
-    step_mm: float = 0.25,
-    max_distance_mm: float | None = None,
-    skip_mm: float = 0.0,
-    name: str = "ray",
-) -> RayExit:
-    """March from ``start`` along ``direction`` until the bone is left.
-
-    The exit is where HU falls below ``threshold`` and stays below it for at least
-    ``min_run_mm`` (CLINICAL.md section 2, "Bone surface"), located to sub-step accuracy
-    by linear interpolation between the last sample at or above and the first below the
-    threshold. Outside the image counts as below threshold (air), but a ray that is still
-    in bone at the image edge is an error.
-
-    Parameters
-    ----------
-    volume : Volume
-        CT in HU.
-    start, direction : (3,) float, LPS mm
-        Ray origin and direction (need not be unit length).
-    threshold : float, HU
-    min_run_mm, step_mm : float, mm
-    max_distance_mm : float, optional
-        Longest distance to search; defaults to the image diagonal.
-    skip_mm : float
-        Ignore exits closer than this to ``start``.
-    name : str
-        Names the ray in error messages.
-
-    Raises
-    ------
-    AnalysisError
-        If the ray never leaves bone inside the image, or never meets bone at all.
-    """
-    start = np.asarray(start, dtype=float)
-    d = unit(direction, name=f"{name} direction")
-    if max_distance_mm is None:
-        lo, hi = volume.physical_bounds()
-        max_distance_mm = float(np.linalg.norm(hi - lo))
-    n = int(np.ceil(max_distance_mm / step_mm)) + 1
-    t = np.arange(n) * step_mm
-    pts = start + t[:, np.newaxis] * d
-    hu = volume.sample(pts, fill=np.nan)
-    inside = np.isfinite(hu)
-    below = ~inside | (hu < threshold)
-    first = int(np.searchsorted(t, skip_mm))
-    # Only exits preceded by bone count: the exit is a bone -> non-bone transition.
-    above_idx = np.flatnonzero(~below[first:]) + first
-    if above_idx.size == 0:
-        raise AnalysisError(
-            f"{name}: no bone (>= {threshold:.0f} HU) along the ray from LPS {np.round(start, 1).tolist()}; "
-            "check the landmarks and the bone threshold."
-        )
-    min_samples = int(np.ceil(min_run_mm / step_mm))
-    search_from = int(above_idx[0])
-    k = first_sustained_run(below[search_from:], min_samples)
-    if k < 0:
-        raise AnalysisError(
-            f"{name}: still in bone (>= {threshold:.0f} HU) at the image edge, LPS "
-            f"{np.round(pts[-1], 1).tolist()}; the corridor never leaves bone. Check the landmarks, the bone "
-            "threshold, or use an image that covers the whole pelvis."
-        )
-    k += search_from
-    if not inside[k] and inside[k - 1] and hu[k - 1] >= threshold:
-        raise AnalysisError(
-            f"{name}: reaches the image edge inside bone at LPS {np.round(pts[k], 1).tolist()}, so it "
-            "never leaves bone within the image. Use an image that covers where it leaves the bone, or "
-            "check the landmarks and the bone threshold."
-        )
-    # Sub-step crossing between k-1 (bone) and k (below).
-    h0, h1 = hu[k - 1], hu[k]
-    frac = 1.0 if not np.isfinite(h1) or h0 == h1 else float(np.clip((h0 - threshold) / (h0 - h1), 0.0, 1.0))
-    dist = float(t[k - 1] + frac * step_mm)
-    return RayExit(start + dist * d, dist)
