@@ -85,7 +85,8 @@ class SacralBoneAnalysisParameterNode:
     landmarks: vtkMRMLMarkupsFiducialNode
     landmarkSet: Annotated[str, Choice(list(LANDMARK_SETS))] = "corridors + sacroplasty"
     autoBoneThreshold: bool = True
-    boneThreshold: Annotated[float, WithinRange(-200.0, 1500.0)] = 250.0
+    # The library's one range (bonequality.validation.BONE_THRESHOLD_RANGE_HU, exclusive ends).
+    boneThreshold: Annotated[float, WithinRange(1.0, 3070.0)] = 250.0
     liveUpdate: bool = True
     showOverlay: bool = True
     reformatSide: Annotated[str, Choice(["left", "right"])] = "left"
