@@ -42,11 +42,14 @@ from bonequality.sacroplasty import (
     CORNERS,
     REFERENCE,
     SIDES,
+    SacroplastyInputs,
+    SacroplastyOptions,
     SacroplastyPlanner,
     category,
     plan_sacroplasty,
     reformat_along_joint,
     required_sacroplasty_labels,
+    run,
 )
 from bonequality.volume import Volume
 
@@ -517,3 +520,70 @@ def test_tilted_pelvis_user_threshold_distances_match_the_analytic_phantom(tilte
         for key, tr in res.trajectories.items():
             _, dist = _expected_cortex_distance(hu_fn, res.target_lps, tr.direction, thr)
             assert tr.distance_to_anterior_cortex_mm == pytest.approx(dist, abs=TOL), (side, key)
+
+
+# ---------------------------------------------------------------------------- inputs, run, outputs
+def test_per_scan_threshold_is_the_shared_estimator_on_the_given_volume(pelvis):
+    """Corridors and sacroplasty report one per-scan threshold for one scan and landmark file."""
+    from bonequality.imaging.threshold import bone_threshold
+
+    plan = plan_sacroplasty(pelvis.volume, pelvis.landmarks)
+    assert plan.threshold_source == "per-scan"
+    assert plan.bone_threshold_hu == bone_threshold(pelvis.volume, pelvis.landmarks)
+
+
+def test_inputs_refuse_an_mr_like_image_a_bad_threshold_and_bad_landmarks(slab):
+    from bonequality.errors import NotCTError, OptionError
+
+    mr_like = slab.with_array(np.abs(slab.array.astype(np.float32)) + 5.0)  # no air or fat
+    with pytest.raises(NotCTError, match=r"CT mr\.nrrd"):
+        SacroplastyInputs(mr_like, landmarks(), name="CT mr.nrrd")
+    with pytest.raises(NotCTError):
+        SacroplastyPlanner(mr_like)
+    with pytest.raises(OptionError, match="bone threshold"):
+        SacroplastyInputs(slab, landmarks(), bone_threshold=-5.0)
+    with pytest.raises(OptionError, match="step_mm"):
+        SacroplastyOptions(step_mm=0.0)
+    # The planner's geometric checks run when the inputs are built, before any planning.
+    with pytest.raises(LandmarkError, match="SI_joint_dorsal_R"):
+        SacroplastyInputs(
+            slab, landmarks(SI_joint_dorsal_R=(-50, 10, 25), SI_joint_ventral_sup_R=(-40, 40, 25))
+        )
+
+
+def test_run_reports_progress_and_stops_when_cancelled(slab):
+    from bonequality.errors import OperationCancelled
+
+    inputs = SacroplastyInputs(slab, landmarks(), bone_threshold=THRESHOLD)
+    seen = []
+    plan = run(inputs, progress=lambda f, m: seen.append(f))
+    assert seen[0] == 0.0
+    assert seen[-1] == 1.0
+    assert plan.to_dict() == plan_sacroplasty(slab, landmarks(), bone_threshold=THRESHOLD).to_dict()
+
+    def cancel(fraction, message):
+        if fraction > 0:
+            raise OperationCancelled(message)
+
+    with pytest.raises(OperationCancelled):
+        run(inputs, progress=cancel)
+
+
+def test_write_and_figures(slab, tmp_path):
+    import json
+
+    inputs = SacroplastyInputs(slab, landmarks(), bone_threshold=THRESHOLD, sources={"ct": "slab.nrrd"})
+    plan = run(inputs)
+    plan.write(tmp_path, inputs)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["inputs"] == {"ct": "slab.nrrd"}
+    assert summary["left"]["axial"]["distance_to_anterior_cortex_mm"] == pytest.approx(
+        EXPECTED_DISTANCE["axial"], abs=TOL
+    )
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    fig = plan.figures()
+    assert fig["bone_threshold_hu"] == THRESHOLD
+    assert fig["left_axial_distance_mm"] == plan.left.trajectories["axial"].distance_to_anterior_cortex_mm
+    assert fig["right_long_axis_category"] == ">10 mm"
+    assert fig["n_warnings"] == 0
+    assert fig["lr_line_in_bone"] is True

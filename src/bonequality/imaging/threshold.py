@@ -14,13 +14,18 @@ maximum and its minimum; the threshold is the mean of these values.
 The profiles depend only on the landmarks, never on which analysis asks, so the screw
 corridors and sacroplasty report the same threshold for one scan and one landmark set:
 
-* with the corridor landmarks (CLINICAL.md section 2): the left and right S1 trajectories
-  (``C1 -> K_X``), the lateral line through the midpoint of the S1/S2 foramina
-  landmarks, and antero-posterior lines through ``C1`` and ``L5_body_center``;
-* otherwise, with the sacroplasty landmarks (section 3): antero-posterior lines through
+* with the sacroplasty landmarks (CLINICAL.md section 3): antero-posterior lines through
   the S1 centre (the mean of the four corners) and through the middle of each ala at
   that level (midway between ``S1_foramen_sup_X`` and ``SI_joint_ventral_sup_X``), and
-  the lateral line through the S1 centre.
+  the lateral line through the S1 centre: profiles across the sacrum itself;
+* otherwise, with the corridor landmarks (section 2): the left and right S1 trajectories
+  (``C1 -> K_X``), the lateral line through the midpoint of the S1/S2 foramina
+  landmarks, and antero-posterior lines through ``C1`` and ``L5_body_center``.
+
+When a landmark file holds both sets, the sacral profiles are used: the corridor
+profiles end in the dense outer iliac cortex, which lifts the mean above the thin
+anterior sacral cortex that sacroplasty must still see as bone (on the pelvis phantom
+459 HU against a 441 HU anterior S1 cortex; 377 HU from the sacral profiles).
 """
 
 from __future__ import annotations
@@ -88,8 +93,16 @@ def threshold_profiles(landmarks: Mapping[str, object]) -> list[tuple[np.ndarray
     Raises
     ------
     LandmarkError
-        Neither the corridor nor the sacroplasty landmarks are all present.
+        Neither the sacroplasty nor the corridor landmarks are all present.
     """
+    if _present(landmarks, _SACROPLASTY_LABELS):
+        p = {k: np.asarray(landmarks[k], dtype=float) for k in _SACROPLASTY_LABELS}
+        centre = np.mean([p[c] for c in _CORNERS], axis=0)
+        lines = [(centre, _AP), (centre, _LR)]
+        for s in ("L", "R"):
+            x = 0.5 * (p[f"S1_foramen_sup_{s}"][0] + p[f"SI_joint_ventral_sup_{s}"][0])
+            lines.append((np.array([x, centre[1], centre[2]]), _AP))
+        return lines
     if _present(landmarks, _CORRIDOR_LABELS):
         p = {k: np.asarray(landmarks[k], dtype=float) for k in _CORRIDOR_LABELS}
         c1 = (p["S1_body_top"] + p["S1_foramen_sup_L"] + p["S1_foramen_sup_R"]) / 3.0
@@ -103,14 +116,6 @@ def threshold_profiles(landmarks: Mapping[str, object]) -> list[tuple[np.ndarray
             (c1, _AP),
             (p["L5_body_center"], _AP),
         ]
-    if _present(landmarks, _SACROPLASTY_LABELS):
-        p = {k: np.asarray(landmarks[k], dtype=float) for k in _SACROPLASTY_LABELS}
-        centre = np.mean([p[c] for c in _CORNERS], axis=0)
-        lines = [(centre, _AP), (centre, _LR)]
-        for s in ("L", "R"):
-            x = 0.5 * (p[f"S1_foramen_sup_{s}"][0] + p[f"SI_joint_ventral_sup_{s}"][0])
-            lines.append((np.array([x, centre[1], centre[2]]), _AP))
-        return lines
     raise LandmarkError(
         "bone threshold: the landmarks hold neither the corridor set ("
         + ", ".join(_CORRIDOR_LABELS)
