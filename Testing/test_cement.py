@@ -11,22 +11,29 @@ import pytest
 
 from bonequality.cement import (
     LEAK_LOCATIONS,
+    BodySource,
+    CementInputs,
     CementOptions,
     Screw,
     analyze_cement,
     analyze_sacroplasty,
     distribution_score,
+    find_canal,
     read_screws,
+    run,
     screw_contact,
     vf_percent,
 )
 from bonequality.errors import (
     AnalysisError,
+    GeometryError,
     GeometryMismatchError,
     InputFileError,
     LandmarkError,
     MaskError,
+    NotCTError,
     OperationCancelled,
+    OptionError,
     OutsideImageError,
 )
 from bonequality.phantoms import ANISOTROPIC_SPACING, evaluate_on_grid, oblique_direction
@@ -171,10 +178,19 @@ def test_vf_percent():
     body[:, :, :5] = True
     cement = np.zeros_like(body)
     cement[:, :, 3:7] = True  # half of it outside the body (leak): not CDV
-    assert vf_percent(body, cement, (0.5, 0.5, 2.0)) == pytest.approx(40.0)
-    assert math.isnan(vf_percent(np.zeros_like(body), cement, (1, 1, 1)))
-    with pytest.raises(GeometryMismatchError):
-        vf_percent(body, cement[:5], (1, 1, 1))
+    voxel_ml = 0.5 * 0.5 * 2.0 / 1000
+    cdv, vbv = (cement & body).sum() * voxel_ml, body.sum() * voxel_ml
+    assert vf_percent(cdv, vbv) == pytest.approx(40.0)
+    assert vf_percent(0.0, vbv) == 0.0
+    assert math.isnan(vf_percent(cdv, 0.0))
+    for bad in ((-0.1, vbv), (cdv, math.nan), (cdv, math.inf), ("x", vbv)):
+        with pytest.raises(OptionError, match=r"CDV|VBV"):
+            vf_percent(*bad)
+
+
+def test_vf_percent_is_the_analysis_rule(coarse):
+    r = analyze_cement(coarse.volume, body_mask=coarse.masks["body"])
+    assert r.vf_percent == vf_percent(r.cdv_ml, r.vbv_ml)
 
 
 def test_progress_and_cancel(coarse):
@@ -218,6 +234,116 @@ def test_mask_on_another_grid_is_resampled(coarse):
     mask = iso.volume.with_array(iso.masks["body"].astype(np.uint8))
     r = analyze_cement(coarse.volume, body_mask=mask)
     assert r.vbv_ml == pytest.approx(coarse.truth["vbv_ml"], rel=0.03)
+
+
+# ----------------------------------------------------------------------------- inputs, run, files
+def test_run_on_inputs_is_analyze_cement(coarse):
+    inputs = CementInputs(coarse.volume, BodySource.vertebra_mask(coarse.masks["vertebra"]))
+    a = run(inputs)
+    b = analyze_cement(coarse.volume, vertebra_mask=coarse.masks["vertebra"])
+    da, db = a.to_dict(), b.to_dict()
+    assert da.pop("seconds") > 0
+    db.pop("seconds")
+    assert da == db
+    for name in ("body_mask", "cement_mask", "leakage_mask"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.body_source == "vertebra_mask"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("closing_mm", 50.0),
+        ("closing_mm", -1.0),
+        ("closing_mm", math.nan),
+        ("cement_hu", (1000.0, 9000.0)),
+        ("cement_hu", (-2000.0, 3000.0)),
+        ("bone_hu", (300.0, 200.0)),
+        ("bone_hu", (226.0,)),
+        ("cement_peak_hu", math.inf),
+        ("min_cement_thickness_mm", 11.0),
+        ("min_zone_fraction", 1.0),
+        ("extensive_min_score", 8.5),
+        ("extensive_min_score", 11),
+        ("leak_search_mm", 0.0),
+        ("seed_radius_mm", math.inf),
+        ("working_spacing_mm", "fine"),
+        ("screw_diameter_mm", 0.0),
+        ("screw_diameter_mm", 25.0),
+    ],
+)
+def test_options_must_be_finite_and_in_range(option, value):
+    with pytest.raises(OptionError, match=option):
+        CementOptions(**{option: value})
+
+
+def test_options_range_ends_are_accepted():
+    CementOptions(closing_mm=10.0, min_cement_thickness_mm=0.0, min_zone_fraction=0.0, screw_diameter_mm=20.0)
+    CementOptions(bone_hu=(-1024.0, 4000.0), cement_hu=(1000, 4000), cement_peak_hu=None)
+
+
+def test_inputs_refuse_bad_input_before_any_work(coarse):
+    v = coarse.volume
+    body = BodySource.body_mask(coarse.masks["body"])
+    with pytest.raises(NotCTError, match="post-op CT"):
+        CementInputs(v.with_array(v.array + 1100.0), body, name="post-op CT")  # air near 0: not HU
+    with pytest.raises(OptionError, match="BodySource"):
+        CementInputs(v, coarse.masks["body"])
+    with pytest.raises(OptionError, match="CementOptions"):
+        CementInputs(v, body, options={"closing_mm": 1.0})
+    with pytest.raises(OutsideImageError, match="seed"):
+        CementInputs(v, BodySource.seed_point((500.0, 0.0, 0.0)))
+    with pytest.raises(LandmarkError, match="finite"):
+        CementInputs(v, BodySource.seed_point((math.nan, 0.0, 0.0)))
+    far = Volume(coarse.masks["body"].astype(np.uint8), v.spacing, v.origin + 1000.0, v.direction)
+    with pytest.raises(GeometryMismatchError, match="sacrum mask does not overlap CT"):
+        CementInputs(v, body, sacrum_mask=far)
+    with pytest.raises(MaskError, match="sacrum mask is empty"):
+        CementInputs(v, body, sacrum_mask=np.zeros(v.array.shape, bool))
+    with pytest.raises(MaskError, match="body mask is empty"):
+        CementInputs(v, BodySource.body_mask(far.with_array(np.zeros(far.array.shape, np.uint8))))
+    inside, outside = np.array([0.0, 0.0, -5.0]), np.array([0.0, 0.0, 500.0])
+    with pytest.raises(OutsideImageError, match="s1 tip"):
+        CementInputs(v, body, screws=[Screw("s1", inside, outside, 7.0)])
+    with pytest.raises(OptionError, match="diameter"):
+        CementInputs(v, body, screws=[Screw("s1", inside, inside + 10.0, 25.0)])
+    with pytest.raises(GeometryError, match="zero length"):
+        CementInputs(v, body, screws=[Screw("s1", inside, inside, 7.0)])
+    with pytest.raises(OptionError, match="Screw"):
+        CementInputs(v, body, screws=[(inside, inside + 10.0)])
+
+
+def test_write_files_and_figures(coarse, tmp_path):
+    sources = {"ct": "ct.nrrd", "body_mask": "body.nrrd"}
+    inputs = CementInputs(coarse.volume, BodySource.body_mask(coarse.masks["body"]), sources=sources)
+    r = run(inputs)
+    r.write(tmp_path, inputs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png", "segments.seg.nrrd", "summary.json"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["inputs"] == sources
+    assert summary["seconds"] == pytest.approx(r.seconds)
+    assert summary["cdv_ml"] == pytest.approx(r.cdv_ml)
+    assert "inputs" not in r.summary(CementInputs(coarse.volume, inputs.body))
+    f = r.figures()
+    locs = {f"leakage_{loc}_ml" for loc in LEAK_LOCATIONS}
+    common = {"vbv_ml", "cdv_ml", "vf_percent", "predicted_extensive", "leakage_ml", "body_source"}
+    assert set(f) == common | locs | {"distribution_score", "distribution_group"} | {
+        "side_left_fraction",
+        "side_right_fraction",
+    }
+    assert f["vf_percent"] == r.vf_percent
+    assert (f["distribution_score"], f["distribution_group"]) == (8, "B")
+    assert f["body_source"] == "body_mask"
+    assert sum(f[k] for k in locs) == pytest.approx(r.leakage_ml)
+    assert f["side_left_fraction"] == pytest.approx(coarse.truth["side_fraction"]["left"], abs=0.02)
+
+
+def test_find_canal_takes_the_cement_options(coarse):
+    vert = coarse.masks["vertebra"]
+    found = find_canal(coarse.volume, vert)
+    assert found.found
+    assert found.cut_y(0.0) == pytest.approx(coarse.truth["canal_anterior_wall_y_mm"], abs=0.6)
+    assert not find_canal(coarse.volume, vert, options=CementOptions(max_canal_width_mm=5.0)).found
 
 
 # ----------------------------------------------------------------------------- screws

@@ -50,6 +50,7 @@ def test_vertebra_mask_writes_summary_segments_report(written, tmp_path):
     assert set(summary["distribution_score"]) >= {"coronal", "sagittal", "axial", "total", "group"}
     assert summary["vbv_ml"] == pytest.approx(phantom.truth["vbv_ml"], rel=0.03)
     assert summary["distribution_score"]["total"] == 8
+    assert summary["inputs"] == {"ct": str(paths["image"]), "vertebra_mask": str(paths["mask:vertebra"])}
     segs = read_segmentation(out / "segments.seg.nrrd")
     assert set(segs) == {"VertebralBody", "Cement", "Leakage"}
     vv = phantom.volume.voxel_volume_mm3 / 1000
@@ -96,6 +97,8 @@ def test_seed_and_body_mask_modes(written, tmp_path):
         ["--body-mask", "FAR"],
         ["--body-mask", "MISSING"],
         ["--seed=1,2"],  # malformed
+        ["--seed=-5,-3,2", "--closing-mm", "50"],  # option out of range
+        ["--seed=-5,-3,2", "--cement-hu", "1000,9000"],  # beyond the HU range
     ],
 )
 def test_bad_input_exit_2_and_nothing_written(written, tmp_path, extra, capsys):

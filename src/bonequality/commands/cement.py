@@ -9,15 +9,15 @@ CT planes in patient axes, with the score zones drawn).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from ..cement import CementOptions, CementResult, analyze_cement, read_screws
-from ..outputs import atomic_output_dir, write_json
+from ..cement import BodySource, CementInputs, CementOptions, read_screws
+from ..cement import run as run_cement
+from ..outputs import atomic_output_dir
 from ..progress import report, scaled
-from ..report import DemoSection, figure
-from ..segmentation import read_mask, write_segmentation
+from ..report import DemoSection
+from ..segmentation import read_mask
 from ..volume import Volume
 from .args import point_lps, positive_float, two_floats
 
@@ -57,130 +57,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
 
 
-def _plane(vol: Volume, center, u, v, half_u: float, half_v: float, step: float, order: int):
-    """Sample ``vol`` on the LPS plane ``center + a u + b v``; rows follow ``v``, columns ``u``."""
-    a = np.arange(-half_u, half_u + step / 2, step)
-    b = np.arange(-half_v, half_v + step / 2, step)
-    pts = center[None, None] + b[:, None, None] * v[None, None] + a[None, :, None] * u[None, None]
-    return vol.sample(pts, order=order, fill=-1000 if order else 0), (a, b)
+def _body_source(args) -> tuple[BodySource, dict]:
+    """The vertebral-body source of ``--body-mask`` / ``--vertebra-mask`` / ``--seed`` and its file."""
+    for flag, key, make in (
+        ("--body-mask", "body_mask", BodySource.body_mask),
+        ("--vertebra-mask", "vertebra_mask", BodySource.vertebra_mask),
+    ):
+        path = getattr(args, key)
+        if path:
+            name = f"{flag} {path}"
+            mask = read_mask(path, label=args.label, segment=args.segment, name=name)
+            return make(mask, name=name), {key: str(path)}
+    return BodySource.seed_point(args.seed), {}
 
 
-def write_report_png(path, volume: Volume, result: CementResult) -> None:
-    """Cement (blue) and leakage (red) over CT planes through the body, score zones dashed."""
-    body_pts = volume.index_to_physical(np.argwhere(result.body_mask)[:, ::-1])
-    c = 0.5 * (body_pts.min(axis=0) + body_pts.max(axis=0))
-    if result.cement_mask.any():  # coronal and sagittal planes through the cement's centre
-        cement_c = volume.index_to_physical(np.argwhere(result.cement_mask)[:, ::-1]).mean(axis=0)
-        c = np.array([cement_c[0], cement_c[1], c[2]])
-    score = result.distribution_score
-    if score is not None and score.best_axial_z_mm is not None:
-        z_axial = score.best_axial_z_mm
-    else:
-        z_axial = float(c[2])
-    step = max(0.5, float(np.min(volume.spacing)) / 2)
-    half = float(np.max(body_pts.max(axis=0) - body_pts.min(axis=0))) / 2 + 20.0
-    ex, ey, ez = np.eye(3)
-    seg = {
-        "body": volume.with_array(result.body_mask.astype(np.uint8)),
-        "cement": volume.with_array(result.cement_mask.astype(np.uint8)),
-        "leak": volume.with_array(result.leakage_mask.astype(np.uint8)),
-    }
-    views = [
-        (
-            "coronal (patient R on the left)",
-            np.array([c[0], c[1], c[2]]),
-            ex,
-            ez,
-            "x (L) mm",
-            "z (cranial) mm",
-        ),
-        (
-            "sagittal (anterior on the left)",
-            np.array([c[0], c[1], c[2]]),
-            ey,
-            ez,
-            "y (P) mm",
-            "z (cranial) mm",
-        ),
-        (
-            f"axial z = {z_axial:.1f} mm (anterior up)",
-            np.array([c[0], c[1], z_axial]),
-            ex,
-            ey,
-            "x (L) mm",
-            "y (P) mm",
-        ),
-    ]
-    fig = figure(figsize=(15, 5.6))
-    for n, (title, centre, u, v, xl, yl) in enumerate(views):
-        ax = fig.add_subplot(1, 3, n + 1)
-        ct, (a, b) = _plane(volume, centre, u, v, half, half, step, 1)
-        pu, pv = float(centre @ u), float(centre @ v)
-        extent = (pu + a[0], pu + a[-1], pv + b[0], pv + b[-1])
-        origin = "upper" if n == 2 else "lower"
-        if n == 2:
-            extent = (pu + a[0], pu + a[-1], pv + b[-1], pv + b[0])
-        ax.imshow(ct, cmap="gray", vmin=-250, vmax=1500, extent=extent, origin=origin)
-        masks = {k: _plane(m, centre, u, v, half, half, step, 0)[0] > 0.5 for k, m in seg.items()}
-        for key, rgb in (("cement", (0.2, 0.6, 1.0)), ("leak", (1.0, 0.15, 0.15))):
-            overlay = np.zeros((*masks[key].shape, 4))
-            overlay[masks[key]] = (*rgb, 0.6)
-            ax.imshow(overlay, extent=extent, origin=origin)
-        xs = pu + a
-        ys = pv + b
-        ax.contour(xs, ys, masks["body"].astype(float), [0.5], colors="yellow", linewidths=1.0)
-        if score is not None:
-            kw = {"color": "lime", "linestyle": "--", "linewidth": 0.9}
-            if n == 0:
-                for x in score.x_edges_mm[1:3]:
-                    ax.axvline(x, **kw)
-            if n in (0, 1):
-                for z in score.z_edges_mm[1:3]:
-                    ax.axhline(z, **kw)
-            if n == 2:
-                ax.axvline(score.axial_center_mm[0], **kw)
-                ax.axhline(score.axial_center_mm[1], **kw)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
-    s = score
-    sub = (
-        f"VBV {result.vbv_ml:.2f} ml, CDV {result.cdv_ml:.2f} ml, VF {result.vf_percent:.1f} % "
-        f"({'>=' if result.predicted_extensive else '<'} {result.options.vf_cutoff_percent} %), "
-        f"leakage {result.leakage_ml:.2f} ml"
-    )
-    if s is not None:
-        sub += f"; score {s.coronal}+{s.sagittal}+{s.axial} = {s.total} (group {s.group})"
-    fig.suptitle(
-        f"Cement (blue), leakage (red), vertebral body (yellow), score zones (green dashed)\n{sub}",
-        fontsize=11,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-
-
-def write_outputs(out_dir: Path, volume: Volume, result: CementResult, *, seconds: float) -> dict:
-    """summary.json, segments.seg.nrrd and report.png into ``out_dir`` (a staging folder)."""
-    summary = result.to_dict()
-    summary["seconds"] = seconds
-    write_json(out_dir / "summary.json", summary)
-    write_segmentation(
-        out_dir / "segments.seg.nrrd",
-        {"VertebralBody": result.body_mask, "Cement": result.cement_mask, "Leakage": result.leakage_mask},
-        volume,
-    )
-    write_report_png(out_dir / "report.png", volume, result)
-    return summary
-
-
-def _read_mask(path, *, label, segment, name):
-    return read_mask(path, label=label, segment=segment, name=name)
-
-
-def run(args, progress=None) -> dict:
-    t0 = time.perf_counter()
-    report(progress, 0.0, "reading CT")
-    volume = Volume.read(args.ct, name=f"CT {args.ct}")
+def inputs_from_args(args) -> CementInputs:
+    """Read the files named by ``args`` into validated :class:`CementInputs`."""
+    name = f"CT {args.ct}"
+    volume = Volume.read(args.ct, name=name)
     options = CementOptions(
         bone_hu=tuple(args.bone_hu),
         cement_hu=tuple(args.cement_hu),
@@ -188,34 +82,35 @@ def run(args, progress=None) -> dict:
         closing_mm=args.closing_mm,
         screw_diameter_mm=args.screw_diameter,
     )
-    kwargs = {}
-    if args.body_mask:
-        kwargs["body_mask"] = _read_mask(
-            args.body_mask, label=args.label, segment=args.segment, name=f"--body-mask {args.body_mask}"
-        )
-    elif args.vertebra_mask:
-        kwargs["vertebra_mask"] = _read_mask(
-            args.vertebra_mask,
-            label=args.label,
-            segment=args.segment,
-            name=f"--vertebra-mask {args.vertebra_mask}",
-        )
-    else:
-        kwargs["seed"] = args.seed
+    body, sources = _body_source(args)
+    sources = {"ct": str(args.ct), **sources}
+    sacrum = None
     if args.sacrum_mask:
-        kwargs["sacrum_mask"] = _read_mask(
+        sacrum = read_mask(
             args.sacrum_mask, label=args.sacrum_label, segment=None, name=f"--sacrum-mask {args.sacrum_mask}"
         )
+        sources["sacrum_mask"] = str(args.sacrum_mask)
+    screws = ()
     if args.screws:
-        kwargs["screws"] = read_screws(args.screws, diameter_mm=args.screw_diameter)
-    result = analyze_cement(
-        volume, options=options, progress=scaled(progress, 0.05, 0.8), name=f"CT {args.ct}", **kwargs
+        screws = read_screws(args.screws, diameter_mm=args.screw_diameter)
+        sources["screws"] = str(args.screws)
+    return CementInputs(
+        volume, body, sacrum_mask=sacrum, screws=screws, options=options, name=name, sources=sources
     )
+
+
+def run(args, progress=None) -> dict:
+    t0 = time.perf_counter()
+    report(progress, 0.0, "reading CT")
+    inputs = inputs_from_args(args)
+    result = run_cement(inputs, progress=scaled(progress, 0.05, 0.8))
+    # "seconds" in summary.json: reading the inputs and the analysis, as before.
+    result = replace(result, seconds=time.perf_counter() - t0)
     with atomic_output_dir(args.out) as stage:
         report(progress, 0.85, "writing outputs")
-        summary = write_outputs(stage, volume, result, seconds=time.perf_counter() - t0)
+        result.write(stage, inputs)
     report(progress, 1.0, "done")
-    return summary
+    return result.summary(inputs)
 
 
 def demo(out_dir: Path, progress=None) -> list[DemoSection]:
@@ -224,14 +119,14 @@ def demo(out_dir: Path, progress=None) -> list[DemoSection]:
 
     report(progress, 0.0, "cemented phantom")
     phantom = make_cemented_vertebra()
-    t0 = time.perf_counter()
-    result = analyze_cement(
-        phantom.volume, vertebra_mask=phantom.masks["vertebra"], progress=scaled(progress, 0.3, 0.8)
+    inputs = CementInputs(
+        phantom.volume, BodySource.vertebra_mask(phantom.masks["vertebra"]), name="cemented phantom"
     )
-    seconds = time.perf_counter() - t0
+    result = run_cement(inputs, progress=scaled(progress, 0.3, 0.8))
+    seconds = result.seconds
     sub = Path(out_dir) / "cement"
     sub.mkdir(parents=True, exist_ok=True)
-    write_outputs(sub, phantom.volume, result, seconds=seconds)
+    result.write(sub, inputs)
     truth = phantom.truth
     rows = {
         "VBV ml (truth / measured)": f"{truth['vbv_ml']:.3f} / {result.vbv_ml:.3f}",

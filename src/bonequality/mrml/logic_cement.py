@@ -235,11 +235,13 @@ def segment_vf_statistics(
         inside = cement.mask_on(body, name=f"segment '{segment}'")
     except GeometryMismatchError:  # the segment lies wholly outside the body
         inside = np.zeros(body.array.shape, dtype=bool)
-    vf = vf_percent(body.array, inside, body.spacing)
     voxel_cm3 = body.voxel_volume_mm3 / 1000.0
+    cdv = float((inside & body.array).sum() * voxel_cm3)
+    vbv = float(body.array.sum() * voxel_cm3)
+    vf = vf_percent(cdv, vbv)
     return {
         "vf_percent": vf,
-        "cdv_cm3": float((inside & body.array).sum() * voxel_cm3),
-        "vbv_cm3": float(body.array.sum() * voxel_cm3),
+        "cdv_cm3": cdv,
+        "vbv_cm3": vbv,
         "predicted_extensive": bool(vf >= vf_cutoff_percent),
     }
