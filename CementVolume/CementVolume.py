@@ -89,7 +89,7 @@ class CementVolumeParameterNode:
     screwPoints: vtkMRMLMarkupsFiducialNode
     screwDiameter: Annotated[float, WithinRange(2.0, 12.0)] = 7.0
     cementLowHU: Annotated[float, WithinRange(300.0, 3000.0)] = 1000.0
-    cementHighHU: Annotated[float, WithinRange(1000.0, 6000.0)] = 3000.0
+    cementHighHU: Annotated[float, WithinRange(1000.0, 4000.0)] = 3000.0  # cement.HU_RANGE tops at 4000
     boneLowHU: Annotated[float, WithinRange(-200.0, 1000.0)] = 226.0
     corticalCheck: bool = True
 
