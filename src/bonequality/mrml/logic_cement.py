@@ -1,4 +1,4 @@
-"""CementVolume's logic without Qt: nodes -> :func:`bonequality.cement.analyze_cement` -> nodes.
+"""CementVolume's logic without Qt: nodes -> :class:`~bonequality.cement.CementInputs` -> nodes.
 
 One user action ("Apply") is one library call. Inputs are read from nodes first, the
 analysis runs, and only when it succeeds are the result nodes written (so a failed or
@@ -19,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..cement import CementOptions, CementResult, Screw, analyze_cement, vf_percent
+from ..cement import CementInputs, CementOptions, CementResult, Screw, vf_percent
+from ..cement import run as run_cement_analysis
 from ..errors import GeometryMismatchError, InputFileError
+from ..imaging.body import BodySource
 from ..volume import Volume
 from .markups import landmarks_from_node
 from .results import ResultNodes
@@ -38,7 +40,7 @@ __all__ = [
     "segment_vf_statistics",
 ]
 
-#: How the vertebral body is given (the GUI's choice) -> analyze_cement keyword.
+#: How the vertebral body is given (the GUI's choice) -> :class:`~bonequality.imaging.body.BodySource` kind.
 BODY_SOURCES = {"vertebra mask": "vertebra_mask", "body mask": "body_mask", "seed point": "seed"}
 
 
@@ -113,18 +115,21 @@ def cement_tables(result: CementResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, zones
 
 
-def _body_input(volume: Volume, source: str, mask_node, segment: str, label: int, seed_node):
+def body_source_from_nodes(
+    volume: Volume, source: str, mask_node, segment: str, label: int, seed_node
+) -> BodySource:
+    """The GUI's vertebral-body choice and nodes as a :class:`BodySource` (shared with FocalDefect)."""
     if source not in BODY_SOURCES:
         raise InputFileError(f"vertebral body source '{source}': choose one of {', '.join(BODY_SOURCES)}.")
-    key = BODY_SOURCES[source]
-    if key == "seed":
+    kind = BODY_SOURCES[source]
+    if kind == "seed":
         if seed_node is None:
             raise InputFileError("seed point: create a point list and place a point in the vertebral body.")
-        return {"seed": seed_from_node(seed_node)}
+        return BodySource.seed_point(seed_from_node(seed_node), name=f"seed '{seed_node.GetName()}'")
     if mask_node is None:
         raise InputFileError(f"{source}: choose the segmentation or label map holding it.")
     mask = mask_from_node(mask_node, volume, segment=segment or None, label=label or None)
-    return {key: mask}
+    return BodySource(kind, mask=mask, name=f"{source} '{mask_node.GetName()}'")
 
 
 def run_cement(
@@ -162,11 +167,12 @@ def run_cement(
         May raise :class:`~bonequality.errors.OperationCancelled`.
     """
     volume = node_to_volume(volume_node)
-    kwargs = _body_input(volume, body_source, mask_node, mask_segment, mask_label, seed_node)
-    screws = screws_from_node(screws_node, diameter_mm=screw_diameter_mm) if screws_node is not None else None
-    result = analyze_cement(
-        volume, **kwargs, screws=screws, options=options or CementOptions(), progress=progress
+    body = body_source_from_nodes(volume, body_source, mask_node, mask_segment, mask_label, seed_node)
+    screws = screws_from_node(screws_node, diameter_mm=screw_diameter_mm) if screws_node is not None else ()
+    inputs = CementInputs(
+        volume, body, screws=screws, options=options or CementOptions(), name=volume_node.GetName()
     )
+    result = run_cement_analysis(inputs, progress=progress)
     write_cement_results(result, volume, volume_node, results)
     return result
 

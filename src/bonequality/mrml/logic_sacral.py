@@ -2,7 +2,7 @@
 
 Two user actions, each one library call:
 
-* "Analyze corridors": :func:`bonequality.corridors.analyze_corridors` (and, when a
+* "Analyze corridors": :func:`bonequality.corridors.run` (and, when a
   landmark is dragged with live update on, :func:`bonequality.corridors.update_corridors`,
   which re-samples only what that landmark changes);
 * "Plan sacroplasty": :class:`bonequality.sacroplasty.SacroplastyPlanner` (kept per CT,
@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 import vtk
 
-from ..corridors import REFERENCE_COHORT, REGIONS, CorridorResult, analyze_corridors, update_corridors
+from ..corridors import REFERENCE_COHORT, REGIONS, CorridorInputs, CorridorResult, update_corridors
+from ..corridors import run as run_corridors
 from ..frames import lps_to_ras
 from ..landmarks import Landmarks
 from ..sacroplasty import REFERENCE as SACROPLASTY_REFERENCE
-from ..sacroplasty import SacroplastyPlan, SacroplastyPlanner
+from ..sacroplasty import SacroplastyInputs, SacroplastyPlan, SacroplastyPlanner
 from ..volume import Volume
 from .colors import thermal_color_node
 from .markups import landmarks_from_node, landmarks_to_node, line_node
@@ -123,11 +124,19 @@ class CorridorSession(_CachedVolume):
     def analyze(
         self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
     ):
-        """Full analysis (one :func:`analyze_corridors` call), then write the result nodes."""
-        volume = self.volume(volume_node)
-        landmarks = landmarks_from_node(landmarks_node)
-        result = analyze_corridors(volume, landmarks, bone_threshold=bone_threshold, progress=progress)
-        self.result, self._landmarks = result, landmarks
+        """Full analysis (one :func:`bonequality.corridors.run` call), then write the result nodes.
+
+        The nodes become a :class:`~bonequality.corridors.CorridorInputs`, which refuses bad
+        input with the same typed errors as the CLI and batch.
+        """
+        inputs = CorridorInputs(
+            self.volume(volume_node),
+            landmarks_from_node(landmarks_node),
+            bone_threshold=bone_threshold,
+            name=volume_node.GetName(),
+        )
+        result = run_corridors(inputs, progress=progress)
+        self.result, self._landmarks = result, inputs.landmarks
         write_corridor_results(result, volume_node, results)
         return result
 
@@ -296,12 +305,20 @@ class SacroplastySession(_CachedVolume):
     def run(
         self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None
     ) -> SacroplastyPlan:
-        """Plan the needles (one planner call) and write the result nodes; nothing is written on error."""
-        volume = self.volume(volume_node)
-        threshold = None if bone_threshold is None else float(bone_threshold)
-        if self._planner is None or self._planner.bone_threshold != threshold:
-            self._planner = SacroplastyPlanner(volume, bone_threshold=threshold)
-        plan = self._planner.plan(landmarks_from_node(landmarks_node))
+        """Plan the needles (one planner call) and write the result nodes; nothing is written on error.
+
+        The nodes become a :class:`~bonequality.sacroplasty.SacroplastyInputs` (the same
+        checks as the CLI and batch); the planner is kept while the CT and threshold stay.
+        """
+        inputs = SacroplastyInputs(
+            self.volume(volume_node),
+            landmarks_from_node(landmarks_node),
+            bone_threshold=bone_threshold,
+            name=volume_node.GetName(),
+        )
+        if self._planner is None or self._planner.bone_threshold != inputs.bone_threshold:
+            self._planner = SacroplastyPlanner.from_inputs(inputs)
+        plan = self._planner.plan(inputs.landmarks)
         self.plan = plan
         write_sacroplasty_results(plan, volume_node.GetName(), results)
         return plan

@@ -251,7 +251,9 @@ def corridors_guided_placement(scene=None) -> dict:
     scene = scene or slicer.mrmlScene
     loaded = _pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
     placed = landmarks_from_node(loaded.landmarks)
-    node = guided_landmarks_node(("corridors",), name="guided", scene=scene)
+    # The phantom holds both landmark sets, and the per-scan bone threshold depends on
+    # which are placed (bonequality.imaging.threshold): guide the placement of both.
+    node = guided_landmarks_node(("corridors", "sacroplasty"), name="guided", scene=scene)
     clicks = 0
     while (label := next_unplaced_label(node)) is not None:
         # What one click of the place widget does: the next undefined point gets a position.
