@@ -6,6 +6,9 @@ import argparse
 
 import numpy as np
 
+from ..errors import OptionError
+from ..validation import check_bone_threshold
+
 __all__ = ["bone_threshold_hu", "point_lps", "positive_float", "two_floats"]
 
 
@@ -42,11 +45,12 @@ def positive_float(text: str) -> float:
 
 
 def bone_threshold_hu(text: str) -> float:
-    """A bone threshold: a finite HU value between 0 and 3071 (the CT range above water)."""
+    """A bone threshold: the library's one range check, with its message, at parse time."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of HU") from None
-    if not np.isfinite(v) or not 0 < v < 3071:
-        raise argparse.ArgumentTypeError(f"'{text}' HU: give a bone threshold between 0 and 3071 HU")
-    return v
+    try:
+        return check_bone_threshold(v)
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
