@@ -9,7 +9,9 @@ import pytest
 import SimpleITK as sitk
 
 from bonequality.cli import main
+from bonequality.focal_defect import FOCAL_MAPS
 from bonequality.phantoms import write_phantom
+from bonequality.phantoms.cemented import make_cemented_vertebra
 from bonequality.phantoms.vertebra import make_vertebra
 from bonequality.volume import Volume
 
@@ -188,6 +190,45 @@ def test_mask_and_seed_are_exclusive(phantom_files, tmp_path):
         _run(phantom_files["ct"], "--mask", phantom_files["mask"], "--seed", "0,0,0", "--out", tmp_path / "o")
     assert exc.value.code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_vertebra_mask_run(tmp_path, capsys):
+    # A whole-vertebra mask: the posterior elements are cut off at the spinal canal, so the
+    # ROI is the one of the body mask; the provenance names the file and the source kind.
+    paths = write_phantom(make_cemented_vertebra(), tmp_path / "cemented.nrrd")
+    out_v, out_b = tmp_path / "v", tmp_path / "b"
+    assert _run(paths["image"], "--vertebra-mask", paths["mask:vertebra"], "--out", out_v) == 0
+    assert _run(paths["image"], "--mask", paths["mask:body"], "--out", out_b) == 0
+    capsys.readouterr()
+    assert {p.name for p in out_v.iterdir()} == OUTPUTS
+    sv, sb = (json.loads((o / "summary.json").read_text()) for o in (out_v, out_b))
+    assert sv["inputs"] == {
+        "ct": str(paths["image"]),
+        "mask": str(paths["mask:vertebra"]),
+        "seed_lps": None,
+        "body_source": "vertebra_mask",
+    }
+    assert sb["inputs"]["body_source"] == "body_mask"
+    assert sv["roi_volume_ml"] == pytest.approx(sb["roi_volume_ml"], rel=0.005)
+    # One definition of the map units: the NRRD headers and the summary's reference rows agree.
+    units = {r["key"]: r["unit"] for r in sv["reference"]}
+    reader = sitk.ImageFileReader()
+    for m, key in zip(FOCAL_MAPS, ("focal_bmc_loss_mm", "focal_bmd_loss", "intercept_width_mm")):
+        reader.SetFileName(str(out_v / m.file))
+        reader.ReadImageInformation()
+        assert reader.GetMetaData("BoneQuality_unit") == m.unit == units[key]
+    with pytest.raises(SystemExit) as exc:
+        _run(
+            paths["image"],
+            "--mask",
+            paths["mask:body"],
+            "--vertebra-mask",
+            paths["mask:vertebra"],
+            "--out",
+            tmp_path / "o",
+        )
+    assert exc.value.code == 2
+    assert not (tmp_path / "o").exists()
 
 
 def test_demo_section(tmp_path):

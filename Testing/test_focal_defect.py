@@ -21,19 +21,23 @@ from bonequality.errors import (
     MaskError,
     NotCTError,
     OperationCancelled,
+    OptionError,
+    OutsideImageError,
 )
 from bonequality.focal_defect import (
     AXIAL_ANGLES_DEG,
     Calibration,
+    FocalDefectInputs,
     analyze_focal_defect,
     detect_voids,
     prepare_focal_defect,
     read_phantom_inserts,
-    segment_body_from_seed,
     star_line_maps,
     z_scores,
 )
+from bonequality.imaging import BodySource, vertebral_body
 from bonequality.phantoms import ANISOTROPIC_SPACING, evaluate_on_grid, oblique_direction
+from bonequality.phantoms.cemented import BODY, make_cemented_vertebra
 from bonequality.phantoms.vertebra import make_vertebra
 from bonequality.volume import Volume
 
@@ -392,10 +396,10 @@ def test_mask_or_seed_required():
 
 def test_seed_point_segments_the_body(vertebra_iso):
     ph, ref = vertebra_iso
-    body = segment_body_from_seed(ph.volume, (0.0, 0.0, 0.0)).array
+    body = vertebral_body(ph.volume, BodySource.seed_point((0.0, 0.0, 0.0))).mask
     truth = ph.masks["body"]
     # The grown body holds the whole true body (marrow spaces filled) and at most one
-    # 0.5 mm voxel layer more (the 200 HU threshold crosses the blurred cortex edge outside it).
+    # 0.5 mm voxel layer more (the 226 HU threshold crosses the blurred cortex edge outside it).
     assert np.all(body[truth])
     assert body.sum() < 1.15 * truth.sum()
     res = analyze_focal_defect(ph.volume, seed=(0.0, 0.0, 0.0))
@@ -436,3 +440,55 @@ def test_3d_star(vertebra_iso):
     # Vertical voids: the tilted lines cross them at wider chords, the vertical line never.
     assert res.summary.intercept_width_mm > 0
     assert res.summary.focal_bmc_loss_mm == pytest.approx(ref.summary.focal_bmc_loss_mm, rel=0.25)
+
+
+@pytest.mark.parametrize(
+    ("spacing", "oblique"), [((0.5, 0.5, 0.5), False), ((0.5, 0.5, 1.25), True)], ids=["iso", "aniso-oblique"]
+)
+def test_whole_vertebra_mask_cuts_the_posterior_elements(spacing, oblique):
+    # The cemented vertebra's whole-vertebra mask (as TotalSegmentator labels it): body plus
+    # pedicles, laminae, spinous and transverse processes behind the posterior wall y = 12 mm.
+    ph = make_cemented_vertebra(spacing=spacing, direction=oblique_direction() if oblique else None)
+    res = analyze_focal_defect(ph.volume, vertebra_mask=ph.masks["vertebra"], angles_deg=(0.0,))
+    body = prepare_focal_defect(ph.volume, mask=ph.masks["body"])
+    whole = prepare_focal_defect(ph.volume, mask=ph.masks["vertebra"])  # the vertebra taken as a body
+
+    def posterior_limit(roi):
+        _, pts = _voxels_lps(roi, roi.array)
+        return pts[:, 1].max()
+
+    # The ROI is the body's, 6 mm inside its posterior wall (half a 0.3 mm voxel of slack),
+    # while the vertebra taken as a body reaches far into the posterior elements.
+    assert posterior_limit(res.roi) < BODY["y_post"] - 6.0 + 0.3
+    assert posterior_limit(whole.roi) > BODY["y_post"] + 10.0
+    assert res.summary.roi_voxels == pytest.approx(int(body.roi.array.sum()), rel=0.005)
+    assert int(whole.roi.array.sum()) > 1.05 * res.summary.roi_voxels
+    assert res.summary.focal_bmc_loss_mm > 0
+
+
+def test_inputs_validate_once():
+    ct, mask = _small_block((12, 12, 12))
+    body = BodySource.body_mask(mask)
+    inputs = FocalDefectInputs(ct, body, calibration=(0.8, -16), angles_deg=[0, 90])
+    assert inputs.calibration == Calibration.from_slope_intercept(0.8, -16.0)
+    assert inputs.angles_deg == (0.0, 90.0)
+    with pytest.raises(OptionError, match="star 'x'"):
+        FocalDefectInputs(ct, body, star="x")
+    with pytest.raises(OptionError, match="BodySource"):
+        FocalDefectInputs(ct, mask)
+    with pytest.raises(OptionError, match="star-line angle"):
+        FocalDefectInputs(ct, body, angles_deg=[float("nan")])
+    with pytest.raises(CalibrationError, match="slope"):
+        FocalDefectInputs(ct, body, calibration=(-1.0, 0.0))
+    with pytest.raises(CalibrationError, match="slope"):
+        FocalDefectInputs(ct, body, calibration=Calibration(0.0, 1.0, None, "slope/intercept"))
+    with pytest.raises(CalibrationError, match="two numbers"):
+        FocalDefectInputs(ct, body, calibration=("a", 1.0))
+    with pytest.raises(OutsideImageError, match="outside the image"):
+        FocalDefectInputs(ct, BodySource.seed_point((0.0, 0.0, 300.0)))
+    with pytest.raises(MaskError, match="is empty"):
+        FocalDefectInputs(ct, BodySource.body_mask(mask.with_array(np.zeros_like(mask.array))))
+    with pytest.raises(GeometryMismatchError, match="not on the CT grid"):
+        FocalDefectInputs(ct, BodySource.body_mask(np.ones((3, 3, 3), dtype=bool)))
+    with pytest.raises(NotCTError):
+        FocalDefectInputs(ct.with_array((ct.array + 1000.0) * 0.5), body)
