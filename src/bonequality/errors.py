@@ -19,6 +19,7 @@ __all__ = [
     "OperationCancelled",
     "OptionError",
     "OutsideImageError",
+    "SeedNotInBoneError",
 ]
 
 
@@ -64,6 +65,11 @@ class MaskError(BoneQualityError):
 
 class GeometryMismatchError(MaskError):
     """Two images that must share a grid (or at least overlap) do not."""
+
+
+class SeedNotInBoneError(LandmarkError, MaskError):
+    """A seed point from which no vertebral body can be grown: it is a landmark the user
+    placed (:class:`LandmarkError`) and the mask it should give is missing (:class:`MaskError`)."""
 
 
 class CalibrationError(BoneQualityError):

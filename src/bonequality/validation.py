@@ -45,12 +45,14 @@ def check_number(
     above = hi is not None and (v > hi or (v == hi and not hi_inclusive))
     if not math.isfinite(v) or below or above:
         if lo is not None and hi is not None:
-            rng = f"between {lo:g} and {hi:g}{suffix}"
+            rng = f" between {lo:g} and {hi:g}{suffix}"
         elif lo is not None:
-            rng = f"{'at least' if lo_inclusive else 'above'} {lo:g}{suffix}"
+            rng = f" {'at least' if lo_inclusive else 'above'} {lo:g}{suffix}"
+        elif hi is not None:
+            rng = f" {'at most' if hi_inclusive else 'below'} {hi:g}{suffix}"
         else:
-            rng = f"{'at most' if hi_inclusive else 'below'} {hi:g}{suffix}"
-        raise OptionError(f"{name}: {value!r}{suffix} is out of range; give a finite value {rng}.")
+            rng = ""
+        raise OptionError(f"{name}: {value!r}{suffix} is out of range; give a finite value{rng}.")
     return v
 
 

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..errors import AnalysisError, GeometryMismatchError, LandmarkError, MaskError, OptionError
+from ..errors import (
+    AnalysisError,
+    GeometryMismatchError,
+    LandmarkError,
+    MaskError,
+    OptionError,
+    SeedNotInBoneError,
+)
 from ..volume import Volume
 from .canal import CanalInfo, find_canal
 from .grid import bbox_slices, crop, voxel_points
@@ -215,7 +222,7 @@ def _grow_from_seed(volume: Volume, seed, options: BodyOptions, exclude):
     near = solid & (dist <= options.seed_snap_mm)
     if not near.any():
         hu = float(volume.sample(seed[None], order=0)[0])
-        raise LandmarkError(
+        raise SeedNotInBoneError(
             f"seed point {np.round(seed, 1).tolist()} (LPS mm) is not in bone: {hu:.0f} HU there and no "
             f"voxel within {options.seed_snap_mm} mm in {lo:.0f}-{hi:.0f} HU or enclosed by such bone. "
             "Place the seed inside the vertebral body.",
