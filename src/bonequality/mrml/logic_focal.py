@@ -15,11 +15,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import InputFileError
-from ..focal_defect import Calibration, FocalDefectResult, analyze_focal_defect
+from ..focal_defect import Calibration, FocalDefectInputs, FocalDefectResult
+from ..focal_defect import run as run_focal_analysis
 from .colors import thermal_color_node
-from .logic_cement import seed_from_node
+from .logic_cement import body_source_from_nodes
 from .results import ResultNodes
-from .segmentations import mask_from_node
 from .tables import dataframe_to_table_node
 from .volumes import node_to_volume, volume_to_node
 
@@ -77,6 +77,7 @@ def run_focal_defect(
     mask_segment: str = "",
     mask_label: int = 0,
     seed_node=None,
+    body_source: str | None = None,
     calibration: str = "uncalibrated",
     slope: float = 1.0,
     intercept: float = 0.0,
@@ -93,6 +94,9 @@ def run_focal_defect(
         Vertebral-body mask (``mask_segment`` name, blank = all; ``mask_label``, 0 = nonzero).
     seed_node : markups node, optional
         Used when no mask is given: its first point, inside the cancellous bone.
+    body_source : {"body mask", "vertebra mask", "seed point"}, optional
+        As in CementVolume (:data:`bonequality.mrml.logic_cement.BODY_SOURCES`); default:
+        "body mask" when ``mask_node`` is given, else "seed point".
     calibration : {"uncalibrated", "slope/intercept"}
         With ``slope`` (mg/cm³ per HU) and ``intercept`` (mg/cm³).
     star : {"2d", "3d"}
@@ -100,22 +104,18 @@ def run_focal_defect(
         May raise :class:`~bonequality.errors.OperationCancelled`.
     """
     volume = node_to_volume(volume_node)
-    if mask_node is not None:
-        roi = {
-            "mask": mask_from_node(mask_node, volume, segment=mask_segment or None, label=mask_label or None)
-        }
-    elif seed_node is not None:
-        roi = {"seed": seed_from_node(seed_node)}
-    else:
-        raise InputFileError(
-            "vertebral body: choose a mask (segmentation or label map) or place a seed point."
-        )
+    if body_source is None:
+        if mask_node is None and seed_node is None:
+            raise InputFileError(
+                "vertebral body: choose a mask (segmentation or label map) or place a seed point."
+            )
+        body_source = "body mask" if mask_node is not None else "seed point"
+    body = body_source_from_nodes(volume, body_source, mask_node, mask_segment, mask_label, seed_node)
     if calibration not in CALIBRATIONS:
         raise InputFileError(f"calibration '{calibration}': choose one of {', '.join(CALIBRATIONS)}.")
     cal = Calibration.from_slope_intercept(slope, intercept) if calibration == "slope/intercept" else None
-    result = analyze_focal_defect(
-        volume, **roi, calibration=cal, star=star, progress=progress, name=volume_node.GetName()
-    )
+    inputs = FocalDefectInputs(volume, body, calibration=cal, star=star, name=volume_node.GetName())
+    result = run_focal_analysis(inputs, progress=progress)
     write_focal_results(result, volume_node.GetName(), results)
     return result
 
