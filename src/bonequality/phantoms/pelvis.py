@@ -394,14 +394,8 @@ def _region_means(profile: np.ndarray) -> dict[str, float]:
     }
 
 
-def _truth(osteoporotic: bool, pts: dict[str, np.ndarray], sacral_tilt_deg: float = 0.0) -> dict:
-    """Analytic truth; ``pts`` are the LPS landmarks of the same tilt."""
-    table = HU_OSTEOPOROTIC if osteoporotic else HU_NORMAL
-    tilt = sacral_tilt_deg
-
-    def hu_fn(p):
-        return pelvis_hu(p, osteoporotic=osteoporotic, sacral_tilt_deg=tilt).astype(float)
-
+def _corridor_truth(pts: dict[str, np.ndarray], hu_fn, tilt: float) -> tuple[dict, dict]:
+    """Analytic S1 and S2 corridor truth (entries, lengths, expected region means)."""
     c1 = (pts["S1_body_top"] + pts["S1_foramen_sup_L"] + pts["S1_foramen_sup_R"]) / 3.0
     s1 = {"C1": c1}
     for s in ("L", "R"):
@@ -431,6 +425,19 @@ def _truth(osteoporotic: bool, pts: dict[str, np.ndarray], sacral_tilt_deg: floa
     s2["entry_R"] = _outer_iliac_exit(mid, -axis.direction, tilt)
     s2["length_mm"] = float(np.linalg.norm(s2["entry_L"] - s2["entry_R"]))
     s2["expected_region_means"] = _region_means(_probe_profile(s2["entry_R"], s2["entry_L"], hu_fn))
+
+    return s1, s2
+
+
+def _truth(osteoporotic: bool, pts: dict[str, np.ndarray], sacral_tilt_deg: float = 0.0) -> dict:
+    """Analytic truth; ``pts`` are the LPS landmarks of the same tilt."""
+    table = HU_OSTEOPOROTIC if osteoporotic else HU_NORMAL
+    tilt = sacral_tilt_deg
+
+    def hu_fn(p):
+        return pelvis_hu(p, osteoporotic=osteoporotic, sacral_tilt_deg=tilt).astype(float)
+
+    s1, s2 = _corridor_truth(pts, hu_fn, tilt)
 
     l5 = _BODIES[0]
     rot = tilt_rotation(tilt)

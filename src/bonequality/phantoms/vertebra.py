@@ -119,6 +119,55 @@ def _area_fraction(diameter: float, period: float) -> float:
     return float(np.pi * diameter**2 / 4 / period**2)
 
 
+def _vertebra_truth(s: dict, noise_hu: float) -> dict:
+    """The analytic ground truth of a vertebra phantom built from spec ``s``."""
+    a, b = s["body_semi_axes_mm"]
+    bg, df = s["background_voids"], s["defect_voids"]
+    erode = 6.0
+    return {
+        "center_lps": list(s["center_lps"]),
+        "body_semi_axes_mm": [a, b],
+        "body_height_mm": s["body_height_mm"],
+        "cortex_mm": s["cortex_mm"],
+        "hu": {k: s[k] for k in ("cortex_hu", "bone_matrix_hu", "marrow_hu", "soft_tissue_hu", "air_hu")},
+        "edge_sigma_mm": s["edge_sigma_mm"],
+        "background_voids": {**bg, "area_fraction": _area_fraction(bg["diameter_mm"], bg["period_mm"])},
+        "defect_voids": {**df, "area_fraction": _area_fraction(df["diameter_mm"], df["period_mm"])},
+        "defect_region": {
+            "kind": "vertical cylinder (LPS z axis)",
+            "center_xy_mm": list(s["defect_center_xy_mm"]),
+            "radius_mm": s["defect_radius_mm"],
+        },
+        "roi_after_6mm_erosion": {
+            "semi_axes_mm": [a - erode, b - erode],
+            "height_mm": s["body_height_mm"] - 2 * erode,
+            "volume_ml": float(np.pi * (a - erode) * (b - erode) * (s["body_height_mm"] - 2 * erode) / 1000),
+        },
+        "calibration_inserts": [
+            {
+                "density_mg_cm3": d,
+                "center_lps": [cx, cy, s["center_lps"][2]],
+                "radius_mm": s["insert_radius_mm"],
+                "hu": s["hu_at_zero_density"] + s["hu_per_mg_cm3"] * d,
+            }
+            for d, (cx, cy) in zip(s["insert_densities_mg_cm3"], s["insert_centers_xy_mm"])
+        ],
+        "calibration": {
+            "slope": 1.0 / s["hu_per_mg_cm3"],
+            "intercept": -s["hu_at_zero_density"] / s["hu_per_mg_cm3"],
+            "note": "BMD (mg/cm^3 HA) = slope * HU + intercept",
+        },
+        "noise_hu": noise_hu,
+        "expected": {
+            "focal_defect": "focal BMC loss and intercept width are higher inside the defect region "
+            "(3.0 mm voids) than in the background texture (1.5 mm voids)",
+            "intercept_width_background_mm": "about the 1.5 mm void diameter (chords of round voids "
+            "along 15 orientations, half-maximum edges)",
+            "intercept_width_defect_mm": "about the 3.0 mm void diameter",
+        },
+    }
+
+
 def make_vertebra(
     *,
     spacing=(0.5, 0.5, 0.5),
@@ -179,48 +228,5 @@ def make_vertebra(
     pts = volume.index_to_physical(np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1))
     body = _body_mask(pts, s).reshape(volume.array.shape)
 
-    bg, df = s["background_voids"], s["defect_voids"]
-    erode = 6.0
-    truth = {
-        "center_lps": list(s["center_lps"]),
-        "body_semi_axes_mm": [a, b],
-        "body_height_mm": s["body_height_mm"],
-        "cortex_mm": s["cortex_mm"],
-        "hu": {k: s[k] for k in ("cortex_hu", "bone_matrix_hu", "marrow_hu", "soft_tissue_hu", "air_hu")},
-        "edge_sigma_mm": s["edge_sigma_mm"],
-        "background_voids": {**bg, "area_fraction": _area_fraction(bg["diameter_mm"], bg["period_mm"])},
-        "defect_voids": {**df, "area_fraction": _area_fraction(df["diameter_mm"], df["period_mm"])},
-        "defect_region": {
-            "kind": "vertical cylinder (LPS z axis)",
-            "center_xy_mm": list(s["defect_center_xy_mm"]),
-            "radius_mm": s["defect_radius_mm"],
-        },
-        "roi_after_6mm_erosion": {
-            "semi_axes_mm": [a - erode, b - erode],
-            "height_mm": s["body_height_mm"] - 2 * erode,
-            "volume_ml": float(np.pi * (a - erode) * (b - erode) * (s["body_height_mm"] - 2 * erode) / 1000),
-        },
-        "calibration_inserts": [
-            {
-                "density_mg_cm3": d,
-                "center_lps": [cx, cy, s["center_lps"][2]],
-                "radius_mm": s["insert_radius_mm"],
-                "hu": s["hu_at_zero_density"] + s["hu_per_mg_cm3"] * d,
-            }
-            for d, (cx, cy) in zip(s["insert_densities_mg_cm3"], s["insert_centers_xy_mm"])
-        ],
-        "calibration": {
-            "slope": 1.0 / s["hu_per_mg_cm3"],
-            "intercept": -s["hu_at_zero_density"] / s["hu_per_mg_cm3"],
-            "note": "BMD (mg/cm^3 HA) = slope * HU + intercept",
-        },
-        "noise_hu": noise_hu,
-        "expected": {
-            "focal_defect": "focal BMC loss and intercept width are higher inside the defect region "
-            "(3.0 mm voids) than in the background texture (1.5 mm voids)",
-            "intercept_width_background_mm": "about the 1.5 mm void diameter (chords of round voids "
-            "along 15 orientations, half-maximum edges)",
-            "intercept_width_defect_mm": "about the 3.0 mm void diameter",
-        },
-    }
+    truth = _vertebra_truth(s, noise_hu)
     return Phantom("vertebra", volume, truth, None, {"body": body})
