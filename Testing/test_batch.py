@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -205,11 +207,31 @@ def hidden_leftovers(out: Path) -> list[str]:
 def test_run_case_failure_is_returned_not_raised(cohort, tmp_path):
     m = read_manifest(cohort)
     bad = Analysis("boom", failing)
-    outcome = run_case(m.case("c0"), (MEAN_HU, bad), tmp_path / "out")
+    # every analysis fails: status failed, nothing published
+    outcome = run_case(m.case("c0"), (bad,), tmp_path / "out")
     assert outcome.status == "failed"
     assert outcome.analysis == "boom"
     assert outcome.error == "boom: row 2 (case c0): deliberate failure"
     assert not (tmp_path / "out" / "cases" / "c0").exists()
+    assert hidden_leftovers(tmp_path / "out") == []
+    # one of two fails: the other's results are kept (status partial)
+    outcome = run_case(m.case("c0"), (MEAN_HU, bad), tmp_path / "out")
+    assert outcome.status == "partial"
+    assert outcome.analysis == "boom"
+    assert outcome.error == "boom: row 2 (case c0): deliberate failure"
+    assert outcome.failures == (
+        {
+            "analysis": "boom",
+            "error_type": "RuntimeError",
+            "error": "boom: row 2 (case c0): deliberate failure",
+        },
+    )
+    assert outcome.figures["toy_hu"] == pytest.approx(expected_hu(0), abs=1e-3)
+    case = tmp_path / "out" / "cases" / "c0"
+    assert sorted(p.name for p in case.iterdir()) == ["mean-hu", "summary.json"]
+    summary = json.loads((case / "summary.json").read_text())
+    assert (summary["status"], summary["analyses"]) == ("partial", ["mean-hu", "boom"])
+    assert summary["failures"] == list(outcome.failures)
     assert hidden_leftovers(tmp_path / "out") == []
 
 
@@ -327,6 +349,220 @@ def test_one_run_per_output_folder(cohort, tmp_path):
             run_batch(read_manifest(cohort), (MEAN_HU,), out, client=object())
 
 
+def flaky(inputs, case_dir: Path) -> dict:
+    """Test analysis that fails while ``<ct>.fail`` exists beside the case's CT."""
+    marker = Path(inputs.value("ct")).with_suffix(".fail")
+    if marker.exists():
+        raise InputFileError(f"{inputs.case.where('ct')}: {marker.name} says fail")
+    (case_dir / "ok.txt").write_text("ok")
+    return {"ok": True}
+
+
+FLAKY = Analysis("flaky", flaky, prefix="flaky")
+
+
+def test_partial_case_keeps_its_results_and_is_rerun_like_a_failed_one(cohort, tmp_path, dask_cluster):
+    """A failing analysis costs only its own results; a rerun redoes the whole partial case."""
+    out = tmp_path / "out"
+    m = read_manifest(cohort)
+    marker = cohort.parent / "data" / "c1.fail"
+    marker.write_text("")
+    ran = []
+    result = run_batch(
+        m, (MEAN_HU, FLAKY), out, client=dask_cluster, on_case=lambda o, c: ran.append(o.case_id)
+    )
+    assert (result.total, result.done, result.failed, result.partial) == (9, 5, 4, 3)
+    cohort_df = read_cohort(out).set_index("case_id")
+    c1 = cohort_df.loc["c1"]
+    assert c1["status"] == "partial"
+    assert float(c1["toy_hu"]) == pytest.approx(expected_hu(1), abs=1e-3)
+    assert c1["flaky_ok"] == ""
+    assert "c1.fail says fail" in c1["error"]
+    assert cohort_df.loc["c0", "status"] == "done"
+    assert cohort_df.loc["c0", "flaky_ok"] == "True"
+    # no CT: both analyses fail; a bad landmarks file fails only mean-hu (flaky needs the CT only)
+    assert cohort_df.loc["missing_ct", "status"] == "failed"
+    assert cohort_df.loc["missing_lm", "status"] == "partial"
+    assert cohort_df.loc["missing_lmfile", "status"] == "partial"
+    failures = pd.read_csv(out / "failures.csv", keep_default_na=False)
+    assert list(failures.columns) == ["case_id", "row", "analysis", "error_type", "error"]
+    by_case = failures.groupby("case_id")["analysis"].apply(list).to_dict()
+    assert by_case["c1"] == ["flaky"]
+    assert by_case["missing_ct"] == ["mean-hu", "flaky"]
+    assert by_case["missing_lm"] == ["mean-hu"]
+    assert failures.set_index(["case_id", "analysis"]).loc[("c1", "flaky"), "error_type"] == "InputFileError"
+    assert sorted(p.name for p in (out / "cases" / "c1").iterdir()) == ["mean-hu", "summary.json"]
+    assert (out / "cases" / "c0" / "flaky" / "ok.txt").is_file()
+    html = (out / "report.html").read_text()
+    assert "3 partly finished" in html
+    assert "c1.fail says fail" in html
+
+    # resume: the partial case is redone like the failed ones; the done ones are skipped
+    marker.unlink()
+    ran.clear()
+    result = run_batch(
+        m,
+        (MEAN_HU, FLAKY),
+        out,
+        client=dask_cluster,
+        write_report=False,
+        on_case=lambda o, c: ran.append(o.case_id),
+    )
+    assert sorted(ran) == ["c1", "missing_ct", "missing_lm", "missing_lmfile"]
+    assert (result.skipped, result.done, result.failed, result.partial) == (5, 6, 3, 2)
+    cohort_df = read_cohort(out).set_index("case_id")
+    assert cohort_df.loc["c1", "status"] == "done"
+    assert cohort_df.loc["c1", "flaky_ok"] == "True"
+    assert "c1" not in set(pd.read_csv(out / "failures.csv")["case_id"])
+    assert (out / "cases" / "c1" / "flaky" / "ok.txt").is_file()
+    assert hidden_leftovers(out) == []
+
+
+def test_partial_case_shows_as_partial_until_it_is_rerun(cohort, tmp_path):
+    """A cancelled rerun leaves cohort.csv showing the partial case as the last run left it."""
+    from bonequality.batch.runner import _Run
+
+    out = tmp_path / "out"
+    m = read_manifest(cohort)
+    (cohort.parent / "data" / "c1.fail").write_text("")
+    outcome = run_case(m.case("c1"), (MEAN_HU, FLAKY), out)
+    assert outcome.status == "partial"
+    state = _Run(m, (MEAN_HU, FLAKY), out)
+    assert "c1" in {c.case_id for c in state.todo}
+    state.flush()
+    row = read_cohort(out).set_index("case_id").loc["c1"]
+    assert row["status"] == "partial"
+    assert float(row["toy_hu"]) == pytest.approx(expected_hu(1), abs=1e-3)
+    # a later attempt that failed every analysis (failures.csv disagrees): shown as failed
+    rows = [
+        {"case_id": "c1", "row": 3, "analysis": a, "error_type": "X", "error": "later"}
+        for a in ("mean-hu", "flaky")
+    ]
+    pd.DataFrame(rows).to_csv(out / "failures.csv", index=False)
+    _Run(m, (MEAN_HU, FLAKY), out).flush()
+    row = read_cohort(out).set_index("case_id").loc["c1"]
+    assert (row["status"], row["error"]) == ("failed", "later; later")
+
+
+def test_an_mr_like_image_is_refused_by_every_analysis(tmp_path, dask_cluster):
+    """Values 0-255 and no air: NotCTError from each analysis's inputs object, through batch."""
+    from bonequality.phantoms import make_phantom
+
+    pelvis = make_phantom("pelvis", spacing=(4.0, 4.0, 4.0))
+    hu = pelvis.volume.array.astype(np.float32)
+    mr = np.clip((hu + 200.0) / 8.0, 0, 255).astype(np.uint8)
+    pelvis.volume.with_array(mr).write(tmp_path / "mr.nrrd")
+    box = np.zeros(mr.shape, np.uint8)
+    k, j, i = (n // 2 for n in mr.shape)
+    box[k - 2 : k + 3, j - 2 : j + 3, i - 2 : i + 3] = 1
+    pelvis.volume.with_array(box).write(tmp_path / "box.nrrd")
+    write_mrk_json(tmp_path / "mr.mrk.json", pelvis.landmarks)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "case_id,ct,landmarks,mask,vertebra_mask\nmr1,mr.nrrd,mr.mrk.json,box.nrrd,box.nrrd\n"
+    )
+    analyses = get_analyses("corridors,sacroplasty,focal-defect,cement")
+    result = run_batch(
+        read_manifest(manifest), analyses, tmp_path / "out", client=dask_cluster, write_report=False
+    )
+    assert (result.done, result.failed, result.partial) == (0, 1, 0)
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert list(failures["analysis"]) == ["corridors", "sacroplasty", "focal-defect", "cement"]
+    assert set(failures["error_type"]) == {"NotCTError"}
+    for error in failures["error"]:
+        assert "row 2 (case mr1), column 'ct' (mr.nrrd)" in error
+        assert "does not look like a CT in Hounsfield units" in error
+    assert read_cohort(tmp_path / "out").loc[0, "status"] == "failed"
+    assert not (tmp_path / "out" / "cases" / "mr1").exists()
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+
+def python(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_analyses_are_registered_right_after_import():
+    res = python("import json, bonequality.batch as b; print(json.dumps(list(b.ANALYSES)))")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == ["corridors", "sacroplasty", "focal-defect", "cement"]
+    # the built-in adapters do not import the registry (no cycle, no registration by side effect)
+    code = (
+        "import sys, bonequality.batch.analyses as a; "
+        "print([x.name for x in a.BUILTIN], 'bonequality.batch.registry' in sys.modules)"
+    )
+    res = python(code)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "['corridors', 'sacroplasty', 'focal-defect', 'cement'] True"
+
+
+def plugin_env(tmp_path: Path, entry_points: str, module: str = "") -> dict:
+    """A site folder with a fake installed distribution declaring ``entry_points``."""
+    site = tmp_path / "site"
+    dist = site / "bq_plugin_demo-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bq-plugin-demo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[bonequality.analyses]\n{entry_points}\n")
+    if module:
+        (site / "bq_plugin_demo.py").write_text(module)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+
+PLUGIN = """
+from bonequality.batch import Analysis
+
+
+def voxels(inputs, case_dir):
+    return {"n": int(inputs.ct().array.size)}
+
+
+VOXELS = Analysis("voxels", voxels, description="voxel count")
+"""
+
+
+def test_an_installed_entry_point_analysis_is_registered(tmp_path):
+    env = plugin_env(tmp_path, "voxels = bq_plugin_demo:VOXELS", PLUGIN)
+    res = python("import json, bonequality.batch as b; print(json.dumps(list(b.ANALYSES)))", env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == ["corridors", "sacroplasty", "focal-defect", "cement", "voxels"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragments"),
+    [
+        ("broken = bq_no_such_module:X", ["entry point 'broken'", "bq_no_such_module:X", "cannot be loaded"]),
+        ("voxels = bq_plugin_demo:voxels_missing", ["entry point 'voxels'", "cannot be loaded"]),
+        ("notone = bq_plugin_demo:PLUGIN_NAME", ["entry point 'notone'", "is a str, not a"]),
+        ("corridors = bq_plugin_demo:CLASH", ["entry point 'corridors'", "built-in"]),
+    ],
+)
+def test_a_broken_entry_point_is_an_error_naming_it(tmp_path, entry, fragments):
+    module = PLUGIN + 'PLUGIN_NAME = "x"\nCLASH = Analysis("corridors", voxels)\n'
+    env = plugin_env(tmp_path, entry, module)
+    res = python("import bonequality.batch", env)
+    assert res.returncode != 0
+    assert "AnalysisPluginError" in res.stderr
+    for f in fragments:
+        assert f in res.stderr
+    # the CLI still works for everything else; `bonequality batch` reports the entry point (exit 2)
+    cli = [sys.executable, "-m", "bonequality.cli", "--no-progress"]
+    res = subprocess.run([*cli, "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    m = tmp_path / "m.csv"
+    m.write_text("case_id,ct\na,x.nrrd\n")
+    res = subprocess.run(
+        [*cli, "batch", str(m), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert res.returncode == 2
+    assert fragments[0] in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
 # ------------------------------------------------------------------------------------------ stats
 
 
@@ -410,9 +646,9 @@ def test_profile_bands_mean_and_sd():
     prof = pd.DataFrame(
         {
             "case_id": ["a", "a", "b", "b", "c", "c"],
-            "probe": "S1",
+            "corridor": "S1",
             "percent": [0, 1] * 3,
-            "hu": [100.0, 200.0, 300.0, 400.0, 50.0, 60.0],
+            "mean_hu": [100.0, 200.0, 300.0, 400.0, 50.0, 60.0],
         }
     )
     bands = bstats.profile_bands(prof, pd.Series({"a": "hi", "b": "hi", "c": "lo"}))
@@ -453,7 +689,7 @@ def synthetic_cohort(n: int = 40, seed: int = 4) -> tuple[pd.DataFrame, pd.DataF
         for probe, base in (("S1", 1.1), ("S2", 0.8)):
             shape = 300 * np.exp(-(((pct - 15) / 4) ** 2)) + 300 * np.exp(-(((pct - 85) / 4) ** 2))
             hu = shape + base * v * (0.3 + 0.7 * np.exp(-(((pct - 50) / 12) ** 2)))
-            rows.append(pd.DataFrame({"case_id": cid, "probe": probe, "percent": pct, "hu": hu}))
+            rows.append(pd.DataFrame({"case_id": cid, "corridor": probe, "percent": pct, "mean_hu": hu}))
     return df, pd.concat(rows, ignore_index=True)
 
 

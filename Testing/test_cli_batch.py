@@ -98,14 +98,19 @@ def kill_and_resume(tmp_path: Path, n: int, capsys, *, kill_after: int) -> None:
     summary = json.loads(res.stdout)
     assert summary["skipped"] >= len(done_at_kill - {"badlm"})
     assert (summary["total"], summary["done"], summary["failed"]) == (len(ids), len(ids) - 1, 1)
+    assert summary["partial"] == 1
 
     cohort = pd.read_csv(out / "cohort.csv", dtype={"case_id": str})
     assert list(cohort["case_id"]) == ids  # every case exactly once, manifest order
     assert set(cohort.loc[cohort["status"] == "done", "case_id"]) == set(ids) - {"badlm"}
-    assert sorted(p.name for p in (out / "cases").iterdir()) == sorted(set(ids) - {"badlm"})
+    # badlm lacks S1_body_top: corridors fails, sacroplasty (S1 corners) is kept, status partial
+    assert sorted(p.name for p in (out / "cases").iterdir()) == sorted(ids)
+    assert sorted(p.name for p in (out / "cases" / "badlm").iterdir()) == ["sacroplasty", "summary.json"]
+    assert cohort.set_index("case_id").loc["badlm", "status"] == "partial"
     assert not [p for p in out.rglob("*") if p.name.startswith((".stage-", ".old-", ".bq-tmp-"))]
     failures = pd.read_csv(out / "failures.csv")
     assert list(failures["case_id"]) == ["badlm"]
+    assert list(failures["analysis"]) == ["corridors"]
     assert "S1_body_top" in failures["error"].iloc[0]
     assert f"row {len(ids) + 1} (case badlm)" in failures["error"].iloc[0]
     check_no_half_written_files(out)
@@ -133,6 +138,133 @@ def test_kill_and_resume_on_a_phantom_cohort(tmp_path, capsys):
 @pytest.mark.slow
 def test_kill_and_resume_40_cases(tmp_path, capsys):
     kill_and_resume(tmp_path, 40, capsys, kill_after=15)
+
+
+@pytest.fixture(scope="module")
+def phantom_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """Small, fast phantoms: a pelvis (2 mm), a focal-defect vertebra, a cemented vertebra."""
+    from bonequality.phantoms import make_phantom, write_phantom
+
+    tmp = tmp_path_factory.mktemp("phantoms")
+    made = {
+        "pelvis": make_phantom("pelvis", spacing=(2.0, 2.0, 2.0)),
+        "vertebra": make_phantom(
+            "vertebra", spacing=(0.5, 0.5, 0.5), body_semi_axes_mm=(16.0, 12.0), body_height_mm=20.0
+        ),
+        "cemented": make_phantom("cemented-vertebra", spacing=(1.0, 1.0, 1.0)),
+    }
+    return {k: write_phantom(p, tmp / f"{k}.nrrd") for k, p in made.items()}
+
+
+def files_of(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def comparable(summary: dict) -> dict:
+    """summary.json without what may differ between the CLI and batch: timings and provenance."""
+
+    def drop(v):
+        if isinstance(v, dict):
+            return {k: drop(x) for k, x in v.items() if k != "seconds"}
+        return [drop(x) for x in v] if isinstance(v, list) else v
+
+    return drop({k: v for k, v in summary.items() if k != "inputs"})
+
+
+def same_image(a: Path, b: Path) -> None:
+    import numpy as np
+    import SimpleITK as sitk
+
+    ia, ib = sitk.ReadImage(str(a)), sitk.ReadImage(str(b))
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(ia), sitk.GetArrayViewFromImage(ib))
+    assert (ia.GetSpacing(), ia.GetOrigin(), ia.GetDirection()) == (
+        ib.GetSpacing(),
+        ib.GetOrigin(),
+        ib.GetDirection(),
+    )
+    meta = {k: ia.GetMetaData(k) for k in ia.GetMetaDataKeys()}
+    assert meta == {k: ib.GetMetaData(k) for k in ib.GetMetaDataKeys()}
+
+
+def test_batch_writes_exactly_what_the_cli_writes(tmp_path, phantom_files, capsys):
+    """Per case and analysis: the same files as `bonequality <analysis>`, the same summary.json
+    (but for ``seconds`` and the ``inputs`` provenance), the same tables and images."""
+    pel, ver, cem = phantom_files["pelvis"], phantom_files["vertebra"], phantom_files["cemented"]
+    commands = {
+        ("pelvis", "corridors"): ["corridors", str(pel["image"]), "--landmarks", str(pel["landmarks"])],
+        ("pelvis", "sacroplasty"): ["sacroplasty", str(pel["image"]), "--landmarks", str(pel["landmarks"])],
+        ("vert", "focal-defect"): ["focal-defect", str(ver["image"]), "--mask", str(ver["mask:body"])],
+        ("cem", "cement"): ["cement", str(cem["image"]), "--vertebra-mask", str(cem["mask:vertebra"])],
+    }
+    for (_, analysis), argv in commands.items():
+        assert main(["--no-progress", *argv, "--out", str(tmp_path / "cli" / analysis)]) == 0
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "case_id,ct,landmarks,mask,vertebra_mask,analyses\n"
+        f"pelvis,{pel['image']},{pel['landmarks']},,,corridors;sacroplasty\n"
+        f"vert,{ver['image']},,{ver['mask:body']},,focal-defect\n"
+        f"cem,{cem['image']},,,{cem['mask:vertebra']},cement\n"
+    )
+    out = tmp_path / "batch"
+    capsys.readouterr()
+    assert (
+        main(["--no-progress", "batch", str(manifest), "--out", str(out), "--workers", "2", "--no-report"])
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["done"], summary["failed"]) == (3, 0)
+    for (case, analysis), _ in commands.items():
+        cli_dir, batch_dir = tmp_path / "cli" / analysis, out / "cases" / case / analysis
+        assert files_of(batch_dir) == files_of(cli_dir)
+        assert "report.png" in files_of(cli_dir)
+        for name in files_of(cli_dir):
+            a, b = cli_dir / name, batch_dir / name
+            if name.endswith(".json"):
+                assert comparable(json.loads(b.read_text())) == comparable(json.loads(a.read_text()))
+            elif name.endswith(".csv"):
+                assert b.read_bytes() == a.read_bytes()
+            elif name.endswith(".nrrd"):
+                same_image(a, b)
+    assert sorted(p.name for p in (out / "cases").iterdir()) == ["cem", "pelvis", "vert"]
+    # the cohort-wide profiles.csv is the per-case file as written, with case_id in front
+    profiles = pd.read_csv(out / "profiles.csv")
+    per_case = pd.read_csv(out / "cases" / "pelvis" / "corridors" / "profiles.csv")
+    assert list(profiles.columns) == ["case_id", *per_case.columns]
+    pd.testing.assert_frame_equal(profiles.drop(columns="case_id"), per_case)
+
+
+def test_a_failing_analysis_keeps_the_others_results(tmp_path, phantom_files, capsys):
+    """--analyses corridors,sacroplasty on landmarks without the S1 corners: corridors is kept."""
+    from bonequality.landmarks import Landmarks
+
+    pel = phantom_files["pelvis"]
+    lm = read_mrk_json(pel["landmarks"])
+    write_mrk_json(
+        tmp_path / "nocorners.mrk.json",
+        Landmarks.from_dict({k: v for k, v in lm.items() if not k.startswith("S1_corner_")}),
+    )
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"case_id,ct,landmarks\np1,{pel['image']},nocorners.mrk.json\n")
+    out = tmp_path / "out"
+    argv = ["--no-progress", "batch", str(manifest), "--analyses", "corridors,sacroplasty", "--out", str(out)]
+    assert main([*argv, "--workers", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["done"], summary["failed"], summary["partial"]) == (0, 1, 1)
+    cohort = pd.read_csv(out / "cohort.csv", dtype={"case_id": str}).set_index("case_id")
+    assert cohort.loc["p1", "status"] == "partial"
+    assert pd.notna(cohort.loc["p1", "corridors_L5_hu"])
+    assert "S1_corner_PS" in cohort.loc["p1", "error"]
+    failures = pd.read_csv(out / "failures.csv")
+    assert list(failures["analysis"]) == ["sacroplasty"]
+    assert list(failures["case_id"]) == ["p1"]
+    assert failures["error_type"].iloc[0] == "LandmarkError"
+    assert "S1_corner_PS" in failures["error"].iloc[0]
+    case = out / "cases" / "p1"
+    assert sorted(p.name for p in case.iterdir()) == ["corridors", "summary.json"]
+    assert files_of(case / "corridors") == ["profiles.csv", "report.png", "summary.json"]
+    assert json.loads((case / "summary.json").read_text())["status"] == "partial"
+    assert set(pd.read_csv(out / "profiles.csv")["case_id"]) == {"p1"}
+    assert "report/fig5_l5_regression.png" in (out / "report.html").read_text()
 
 
 def test_bad_manifest_exits_2(tmp_path, capsys):

@@ -7,19 +7,27 @@ seed 003, 205 vertebrae in seed 004); this package does the same over a manifest
 >>> analyses = get_analyses("corridors,focal-defect")                       # doctest: +SKIP
 >>> result = run_batch(read_manifest("cohort.csv"), analyses, "out", workers=2)  # doctest: +SKIP
 
-See :mod:`.manifest` (the CSV), :mod:`.registry` (analyses), :mod:`.runner` (Dask,
-resumable, atomic), :mod:`.stats` and :mod:`.report` (the seed papers' tables and
-figures) and :mod:`.cohort` (a synthetic phantom cohort).
+Modules: :mod:`.manifest` (the CSV), :mod:`.analysis` and :mod:`.inputs` (what an
+analysis is and what it gets), :mod:`.analyses` (the built-in ones), :mod:`.registry`
+(:data:`ANALYSES`: built-in and installed entry points, complete at import),
+:mod:`.case` (one case on a worker), :mod:`.runner` (Dask, resumable, atomic),
+:mod:`.cluster`, :mod:`.tables`, :mod:`.stats` and :mod:`.report` (the seed papers'
+tables and figures) and :mod:`.cohort` (a synthetic phantom cohort).
 """
 
+# Analysis and CaseInputs first: a third-party analysis loaded by the registry may
+# import them from this package while it is still being imported.
+from .analysis import Analysis, AnalysisPluginError
+from .inputs import CaseInputs
 from .manifest import INPUT_COLUMNS, Case, Manifest, ManifestError, read_manifest
-from .registry import ANALYSES, Analysis, CaseInputs, check_manifest, get_analyses, register_analysis
+from .registry import ANALYSES, check_manifest, get_analyses, register_analysis
 from .runner import BatchProgress, BatchResult, CaseOutcome, SchedulerError, build_cohort, run_batch, run_case
 
 __all__ = [
     "ANALYSES",
     "INPUT_COLUMNS",
     "Analysis",
+    "AnalysisPluginError",
     "BatchProgress",
     "BatchResult",
     "Case",

@@ -65,10 +65,16 @@ INPUT_COLUMNS: Mapping[str, ColumnSpec] = {
     "vertebra_mask": ColumnSpec("path", "whole-vertebra mask; posterior elements are cut automatically"),
     "label": ColumnSpec("int", "label value to select in a label-map mask"),
     "segment": ColumnSpec("text", "segment name to select in a .seg.nrrd mask"),
+    "l5_mask": ColumnSpec(
+        "path", "L5 vertebral-body mask for the corridors' L5 density (label, segment select)"
+    ),
+    "sacrum_mask": ColumnSpec("path", "sacrum mask for cement: cement per ala and sacral leakage"),
+    "sacrum_label": ColumnSpec("int", "label value of the sacrum in a label-map sacrum_mask"),
+    "screws": ColumnSpec("path", "cement: screws .mrk.json (lines or entry/tip pairs), 7 mm unless stated"),
     "seed": ColumnSpec("point", "seed point inside the vertebral body, LPS mm 'x,y,z'"),
     "calibration_slope": ColumnSpec("float", "BMD calibration slope, mg/cm3 per HU"),
     "calibration_intercept": ColumnSpec("float", "BMD calibration intercept, mg/cm3"),
-    "bone_threshold": ColumnSpec("float", "bone threshold for the corridors, HU"),
+    "bone_threshold": ColumnSpec("float", "bone threshold for the corridors and sacroplasty, HU"),
     "analyses": ColumnSpec(
         "list", "the analyses for this row, separated by ';' (default: all chosen for the run)"
     ),
@@ -175,28 +181,10 @@ def parse_value(kind: str, text: str, *, base: Path, where: str):
     return text
 
 
-def read_manifest(path: str | os.PathLike, *, required_columns: tuple[str, ...] = ()) -> Manifest:
-    """Read and check a manifest CSV.
-
-    Parameters
-    ----------
-    path : path
-        The CSV file (UTF-8, comma-separated, a header row). Relative paths in it are
-        relative to its folder.
-    required_columns : tuple of str
-        Columns that must exist besides ``case_id`` and ``ct`` (what the chosen analyses
-        need, e.g. ``("landmarks",)``); a column given as ``"a|b"`` needs one of them.
-
-    Raises
-    ------
-    ManifestError
-        The file is missing or empty; a required column is missing; a ``case_id`` is
-        empty, unusable as a folder name or repeated; a cell has the wrong type.
-    """
-    path = Path(path)
+def _read_header(path: Path, required_columns: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    """The header (stripped, checked) and the data rows of the CSV at ``path``."""
     if not path.is_file():
         raise ManifestError(f"manifest {path} not found; give the CSV file listing the cases.")
-    base = path.resolve().parent
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
@@ -219,9 +207,68 @@ def read_manifest(path: str | os.PathLike, *, required_columns: tuple[str, ...] 
                 f"manifest {path}: no column {' or '.join(repr(o) for o in options)}; "
                 f"the header has {', '.join(header)}."
             )
+    return header, rows[1:]
+
+
+def _check_case_id(path: Path, line: int, case_id: str, first_row: dict[str, int]) -> None:
+    if not case_id:
+        raise ManifestError(f"manifest {path}: row {line}, column 'case_id' is empty.")
+    if not _CASE_ID.match(case_id):
+        raise ManifestError(
+            f"manifest {path}: row {line}, column 'case_id': '{case_id}' must be letters, digits, "
+            "'.', '_' or '-' (it names the case's output folder)."
+        )
+    if case_id in first_row:
+        raise ManifestError(
+            f"manifest {path}: row {line}, column 'case_id': '{case_id}' repeats row "
+            f"{first_row[case_id]}; case ids must be unique."
+        )
+
+
+def _parse_case(path: Path, base: Path, header: list[str], line: int, raw: dict[str, str]) -> Case:
+    """One data row (cells stripped) as a :class:`Case`; its ``case_id`` is already checked."""
+    case_id = raw["case_id"]
+    inputs: dict[str, object] = {}
+    metadata: dict[str, str] = {}
+    for h in header:
+        if h == "case_id":
+            continue
+        value = raw[h]
+        spec = INPUT_COLUMNS.get(h)
+        if spec is None:
+            metadata[h] = value
+        elif value:
+            where = f"{path}: row {line} (case {case_id}), column '{h}'"
+            inputs[h] = parse_value(spec.kind, value, base=base, where=where)
+    if "ct" not in inputs:
+        raise ManifestError(f"manifest {path}: row {line} (case {case_id}), column 'ct' is empty.")
+    return Case(case_id=case_id, row=line, inputs=inputs, metadata=metadata, raw=raw)
+
+
+def read_manifest(path: str | os.PathLike, *, required_columns: tuple[str, ...] = ()) -> Manifest:
+    """Read and check a manifest CSV.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file (UTF-8, comma-separated, a header row). Relative paths in it are
+        relative to its folder.
+    required_columns : tuple of str
+        Columns that must exist besides ``case_id`` and ``ct`` (what the chosen analyses
+        need, e.g. ``("landmarks",)``); a column given as ``"a|b"`` needs one of them.
+
+    Raises
+    ------
+    ManifestError
+        The file is missing or empty; a required column is missing; a ``case_id`` is
+        empty, unusable as a folder name or repeated; a cell has the wrong type.
+    """
+    path = Path(path)
+    header, rows = _read_header(path, required_columns)
+    base = path.resolve().parent
     cases: list[Case] = []
     first_row: dict[str, int] = {}
-    for line, cells in enumerate(rows[1:], start=2):
+    for line, cells in enumerate(rows, start=2):
         if not any(c.strip() for c in cells):
             continue  # blank line
         if len(cells) != len(header):
@@ -229,43 +276,9 @@ def read_manifest(path: str | os.PathLike, *, required_columns: tuple[str, ...] 
                 f"manifest {path}: row {line} has {len(cells)} cells but the header has {len(header)}."
             )
         raw = {h: c.strip() for h, c in zip(header, cells)}
-        case_id = raw["case_id"]
-        if not case_id:
-            raise ManifestError(f"manifest {path}: row {line}, column 'case_id' is empty.")
-        if not _CASE_ID.match(case_id):
-            raise ManifestError(
-                f"manifest {path}: row {line}, column 'case_id': '{case_id}' must be letters, digits, "
-                "'.', '_' or '-' (it names the case's output folder)."
-            )
-        if case_id in first_row:
-            raise ManifestError(
-                f"manifest {path}: row {line}, column 'case_id': '{case_id}' repeats row "
-                f"{first_row[case_id]}; case ids must be unique."
-            )
-        first_row[case_id] = line
-        inputs: dict[str, object] = {}
-        metadata: dict[str, str] = {}
-        for h in header[1:] if header[0] == "case_id" else header:
-            if h == "case_id":
-                continue
-            value = raw[h]
-            spec = INPUT_COLUMNS.get(h)
-            if spec is None:
-                metadata[h] = value
-            elif value:
-                where = f"{path}: row {line} (case {case_id}), column '{h}'"
-                inputs[h] = parse_value(spec.kind, value, base=base, where=where)
-        if "ct" not in inputs:
-            raise ManifestError(f"manifest {path}: row {line} (case {case_id}), column 'ct' is empty.")
-        cases.append(
-            Case(
-                case_id=case_id,
-                row=line,
-                inputs=inputs,
-                metadata=metadata,
-                raw=raw,
-            )
-        )
+        _check_case_id(path, line, raw["case_id"], first_row)
+        first_row[raw["case_id"]] = line
+        cases.append(_parse_case(path, base, header, line, raw))
     if not cases:
         raise ManifestError(f"manifest {path} lists no cases (only a header).")
     return Manifest(path=path, columns=tuple(header), cases=tuple(cases))

@@ -2,7 +2,7 @@
 
 Sections (each skipped with a note when its data are missing):
 
-1. Cohort: counts and the failed cases.
+1. Cohort: counts and the failed and partly failed cases.
 2. Seed 000 Table 1: L5, S1 and S2 figures as mean ± SD (range) for all cases,
    L5 <= 100 vs > 100 HU and age < 60 vs >= 60 years, with Mann-Whitney p-values.
 3. Seed 000 Figure 5: Spearman correlation and linear regression of L5 HU against the
@@ -28,13 +28,13 @@ import pandas as pd
 
 from ..outputs import atomic_file, atomic_output_dir
 from ..report import DemoSection, figure, write_html_report
-from . import stats
+from .stats import correlations, format_p, group_table, odds_ratios, profile_bands, roc
 
 __all__ = ["COLUMNS", "cohort_sections", "write_cohort_report"]
 
 log = logging.getLogger(__name__)
 
-#: The cohort.csv columns the report uses (written by :mod:`bonequality.batch.analyses`).
+#: The cohort.csv columns the report uses (the analyses' ``result.figures()``, prefixed).
 COLUMNS = {
     "L5": "corridors_L5_hu",
     "S1": {
@@ -57,6 +57,9 @@ COLUMNS = {
     "cement_score": "cement_distribution_score",
     "cement_other": {"CDV (ml)": "cement_cdv_ml", "VBV (ml)": "cement_vbv_ml"},
 }
+
+#: Columns of ``DIR/profiles.csv`` (the corridors' per-case profiles.csv, as the CLI writes it).
+PROFILE_PROBE, PROFILE_VALUE = "corridor", "mean_hu"
 
 #: L5 threshold of the osteoporotic group (seed 000), HU; age threshold, years.
 L5_THRESHOLD_HU = 100.0
@@ -90,12 +93,13 @@ def _save(fig, folder: Path, name: str) -> str:
 
 def _overview(cohort: pd.DataFrame) -> DemoSection:
     counts = cohort["status"].value_counts()
-    cols = [c for c in ("case_id", "error") if c in cohort]
-    failed = cohort[cohort["status"] == "failed"][cols]
+    cols = [c for c in ("case_id", "status", "error") if c in cohort]
+    failed = cohort[cohort["status"].isin(("failed", "partial"))][cols]
     text = (
-        f"{len(cohort)} cases: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, "
-        f"{counts.get('pending', 0)} not run. Figures below use the finished cases; "
-        "the failed ones are listed with their error (also in failures.csv)."
+        f"{len(cohort)} cases: {counts.get('done', 0)} finished, {counts.get('partial', 0)} partly "
+        f"finished (some analyses failed), {counts.get('failed', 0)} failed, {counts.get('pending', 0)} "
+        "not run. Figures below use every analysis that finished; the failed ones are listed with "
+        "their error (also in failures.csv, one row per failed analysis)."
     )
     return DemoSection("Cohort", text, failed if len(failed) else None)
 
@@ -138,7 +142,7 @@ def _table1(df: pd.DataFrame) -> list[DemoSection]:
         )
     else:
         notes.append("No numeric 'age' column: the age groups are left out.")
-    table, _ = stats.group_table(d, columns, groupings, count_column=count_column)
+    table, _ = group_table(d, columns, groupings, count_column=count_column)
     text = (
         "Mean ± SD (range) in HU per group, as in seed 000 Table 1; p-values from the two-sided "
         "Mann-Whitney U test (female fraction: Fisher's exact test). Seed 000 reference "
@@ -157,7 +161,7 @@ def _figure5(df: pd.DataFrame, folder: Path) -> list[DemoSection]:
     axes = fig.subplots(1, 2, sharey=True)
     colours = ("tab:orange", "tab:blue", "tab:grey")
     for ax, key in zip(axes, ("S1", "S2")):
-        t = stats.correlations(df, l5, COLUMNS[key])
+        t = correlations(df, l5, COLUMNS[key])
         tables.append(t)
         x_all = _numeric(df, l5)
         for (heading, col), colour in zip(COLUMNS[key].items(), colours):
@@ -196,14 +200,14 @@ def _figure6(df: pd.DataFrame, profiles: pd.DataFrame | None, folder: Path) -> l
         np.where(x > L5_THRESHOLD_HU, f"L5 > {L5_THRESHOLD_HU:.0f} HU", f"L5 ≤ {L5_THRESHOLD_HU:.0f} HU"),
         index=df["case_id"],
     )[x.notna().to_numpy()]
-    bands = stats.profile_bands(profiles, groups)
-    probes = [p for p in ("S1", "S2") if p in set(bands["probe"])]
+    bands = profile_bands(profiles, groups, probe=PROFILE_PROBE, value=PROFILE_VALUE)
+    probes = [p for p in ("S1", "S2") if p in set(bands[PROFILE_PROBE])]
     fig = figure(figsize=(11, 4.2))
     axes = np.atleast_1d(fig.subplots(1, max(1, len(probes)), sharey=True))
     colours = {f"L5 > {L5_THRESHOLD_HU:.0f} HU": "tab:red", f"L5 ≤ {L5_THRESHOLD_HU:.0f} HU": "tab:blue"}
     for ax, probe in zip(axes, probes):
         for group, colour in colours.items():
-            b = bands[(bands["probe"] == probe) & (bands["group"] == group)].sort_values("percent")
+            b = bands[(bands[PROFILE_PROBE] == probe) & (bands["group"] == group)].sort_values("percent")
             if b.empty:
                 continue
             n = int(b["n"].max())
@@ -220,7 +224,7 @@ def _figure6(df: pd.DataFrame, profiles: pd.DataFrame | None, folder: Path) -> l
     axes[0].set_ylabel("density (HU), mean ± SD")
     img = _save(fig, folder, "fig6_profiles.png")
     summary = (
-        bands.groupby(["probe", "group"])
+        bands.groupby([PROFILE_PROBE, "group"])
         .agg(cases=("n", "max"), mean_hu=("mean", "mean"))
         .reset_index()
         .round({"mean_hu": 1})
@@ -245,7 +249,7 @@ def _focal(df: pd.DataFrame, folder: Path) -> list[DemoSection]:
     if d["_fracture"].nunique() < 2:
         return [DemoSection(title, "Skipped: the focal-defect cases are all of one fracture status.")]
     groups = {"fracture": d["_fracture"] == 1, "control": d["_fracture"] == 0}
-    table, _ = stats.group_table(d, cols, [("fracture", groups)])
+    table, _ = group_table(d, cols, [("fracture", groups)])
     covariates = []
     if "age" in d and _numeric(d, "age").notna().all():
         d["age"] = _numeric(d, "age")
@@ -258,7 +262,7 @@ def _focal(df: pd.DataFrame, folder: Path) -> list[DemoSection]:
     if bmd in cols.values():
         covariates.append(bmd)
     predictors = {k: v for k, v in cols.items() if k != "Focal BMD loss"}
-    ors = stats.odds_ratios(d, "_fracture", predictors, covariates=covariates)
+    ors = odds_ratios(d, "_fracture", predictors, covariates=covariates)
     fig = figure(figsize=(4 * len(cols), 4))
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     rng = np.random.default_rng(0)
@@ -293,7 +297,7 @@ def _cement(df: pd.DataFrame, folder: Path) -> list[DemoSection]:
     d["_extensive"] = _numeric(d, score) >= EXTENSIVE_SCORE
     groups = {"group A (limited, 0-7)": ~d["_extensive"], "group B (extensive, 8-10)": d["_extensive"]}
     cols = {"VF (%)": vf, **{k: v for k, v in COLUMNS["cement_other"].items() if v in d}}
-    table, _ = stats.group_table(d, cols, [("distribution", groups)])
+    table, _ = group_table(d, cols, [("distribution", groups)])
     if d["_extensive"].nunique() < 2:
         return [
             DemoSection(
@@ -302,7 +306,7 @@ def _cement(df: pd.DataFrame, folder: Path) -> list[DemoSection]:
                 table,
             )
         ]
-    r = stats.roc(_numeric(d, vf), d["_extensive"])
+    r = roc(_numeric(d, vf), d["_extensive"])
     fig = figure(figsize=(10, 4.3))
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(r.fpr, r.tpr, color="tab:red", drawstyle="default", label=f"VF % (AUC {r.auc:.3f})")
@@ -332,7 +336,7 @@ def _cement(df: pd.DataFrame, folder: Path) -> list[DemoSection]:
                 "factor": "VF %",
                 "AUC": round(r.auc, 3),
                 "95% CI": f"{r.auc_ci[0]:.3f}-{r.auc_ci[1]:.3f}",
-                "p": stats.format_p(r.p),
+                "p": format_p(r.p),
                 "cut-off (%)": round(r.cutoff, 2),
                 "sensitivity": round(r.sensitivity, 3),
                 "specificity": round(r.specificity, 3),
@@ -360,7 +364,7 @@ def cohort_sections(
     Image paths in the sections are ``report/<name>.png`` (relative to the report's folder).
     """
     folder = Path(folder)
-    done = cohort[cohort["status"] == "done"].reset_index(drop=True)
+    done = cohort[cohort["status"].isin(("done", "partial"))].reset_index(drop=True)
     sections = [_overview(cohort)]
     for make in (_table1, lambda d: _figure5(d, folder), lambda d: _figure6(d, profiles, folder)):
         sections += make(done)

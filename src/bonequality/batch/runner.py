@@ -2,19 +2,25 @@
 
 Layout of the output folder ``DIR``::
 
-    DIR/cases/<case_id>/summary.json     written last; its presence means "finished"
-    DIR/cases/<case_id>/<analysis>/...   each analysis's own files (profiles, tables)
+    DIR/cases/<case_id>/summary.json     written last; its presence means "published"
+    DIR/cases/<case_id>/<analysis>/...   exactly the files `bonequality <analysis>` writes
     DIR/cohort.csv                       one row per manifest case: status, metadata, figures
-    DIR/failures.csv                     the cases that failed, with the error message
+    DIR/failures.csv                     one row per failed analysis, with the error message
     DIR/<table>.csv                      per-case tables concatenated (e.g. profiles.csv)
     DIR/report.html, DIR/report/*.png    the cohort report (:mod:`bonequality.batch.report`)
 
-A case runs in a Dask worker, in a hidden staging folder ``DIR/cases/.stage-*``; the
-folder is renamed to ``DIR/cases/<case_id>`` only when every analysis succeeded and
-``summary.json`` is written, so a killed run leaves no half-written case. A rerun skips
-the finished cases (same analyses, same input cells) and redoes failed or missing ones.
-``cohort.csv`` and ``failures.csv`` are rebuilt from the per-case results and replaced
-atomically, so they never hold duplicated or half-written rows.
+Each case runs in a Dask worker (:func:`~bonequality.batch.case.run_case`): every
+analysis on its own, so one failing analysis costs only its own results. A case is
+``done`` (every analysis succeeded), ``partial`` (published with the successful ones) or
+``failed`` (none succeeded, nothing published).
+
+**Resume.** A rerun skips the ``done`` cases whose analyses and input cells are unchanged
+and redoes every other case: missing, failed and partial ones, as failed cases always
+were. A partial case runs all its analyses again; its published folder stays until the
+new one replaces it, and until then ``cohort.csv`` shows it as it was (partial, with its
+figures) as long as ``failures.csv`` agrees with its ``summary.json``. ``cohort.csv`` and
+``failures.csv`` are rebuilt from the per-case results and replaced atomically, so they
+never hold duplicated or half-written rows.
 """
 
 from __future__ import annotations
@@ -24,21 +30,19 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from ..errors import BoneQualityError, InputFileError, OperationCancelled
-from ..outputs import atomic_file, write_json
+from ..errors import InputFileError, OperationCancelled
 from ..progress import ProgressCallback, report
+from .analysis import Analysis, case_analyses
+from .case import OLD_PREFIX, STAGE_PREFIX, SUMMARY, CaseOutcome, case_dir, failure_row, run_case
+from .cluster import SchedulerError, dask_client, worker_environment
 from .manifest import Case, Manifest
-from .registry import Analysis, CaseInputs, case_analyses
+from .tables import build_cohort, collect_tables, failures_frame, read_failures, write_csv
 
 __all__ = [
     "BatchProgress",
@@ -50,65 +54,20 @@ __all__ = [
     "finished_summary",
     "run_batch",
     "run_case",
+    "worker_environment",
 ]
 
 log = logging.getLogger(__name__)
-
-SUMMARY = "summary.json"
-#: Environment variables that size the thread pools of numpy's BLAS, OpenMP and ITK.
-_THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
-)
-_STAGE = ".stage-"
-_OLD = ".old-"
-
-
-class SchedulerError(BoneQualityError):
-    """The Dask scheduler given with ``--scheduler`` cannot be reached."""
-
-
-@dataclass(frozen=True)
-class CaseOutcome:
-    """What happened to one case.
-
-    Attributes
-    ----------
-    case_id : str
-    row : int
-        Manifest line.
-    status : {"done", "failed"}
-    figures : dict
-        ``<prefix>_<figure>`` -> value, every analysis's summary (empty when failed).
-    analysis : str
-        The analysis that failed ("" when done or when the inputs were wrong).
-    error_type, error : str
-        Exception class and message (names the row, column and file where it can).
-    seconds : float
-        Wall time in the worker.
-    """
-
-    case_id: str
-    row: int
-    status: str
-    figures: dict = field(default_factory=dict)
-    analysis: str = ""
-    error_type: str = ""
-    error: str = ""
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
 class BatchProgress:
     """Counts passed to ``on_case`` after every finished case.
 
-    ``skipped`` cases were already finished before this run; ``rate_per_min`` counts the
-    cases this run completed (done or failed) per minute of wall time.
+    ``done`` counts the cases finished with every analysis (``skipped`` of them before
+    this run); ``failed`` the cases with a failed analysis (they are redone by a rerun),
+    ``partial`` of which kept the results of their other analyses; ``rate_per_min`` the
+    cases this run completed per minute of wall time.
     """
 
     total: int
@@ -117,14 +76,21 @@ class BatchProgress:
     skipped: int
     remaining: int
     rate_per_min: float
+    partial: int = 0
 
     def message(self) -> str:
-        return f"{self.done} done, {self.failed} failed, {self.remaining} left, {self.rate_per_min:.1f}/min"
+        part = f" ({self.partial} partial)" if self.partial else ""
+        rate = f"{self.rate_per_min:.1f}/min"
+        return f"{self.done} done, {self.failed} failed{part}, {self.remaining} left, {rate}"
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Summary of a batch run (JSON-able through :meth:`to_dict`)."""
+    """Summary of a batch run (JSON-able through :meth:`to_dict`).
+
+    ``done``, ``failed`` and ``partial`` count cases as :class:`BatchProgress` does;
+    ``failures`` has one record per failed analysis (as failures.csv).
+    """
 
     out: Path
     analyses: tuple[str, ...]
@@ -139,6 +105,7 @@ class BatchResult:
     failures_csv: Path
     report_html: Path | None
     failures: tuple[dict, ...] = ()
+    partial: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -148,116 +115,19 @@ class BatchResult:
         return d
 
 
-# ---------------------------------------------------------------------------- worker side
-
-
-def _case_dir(out: Path, case_id: str) -> Path:
-    return Path(out) / "cases" / case_id
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def run_case(case: Case, analyses: tuple[Analysis, ...], out: str | os.PathLike) -> CaseOutcome:
-    """Run ``analyses`` on one case and publish ``DIR/cases/<case_id>/`` atomically.
-
-    Runs in a Dask worker (or directly). Never raises for a bad case: the error is
-    returned in the :class:`CaseOutcome` (status ``"failed"``) and nothing is published.
-    """
-    t0 = time.perf_counter()
-    cases = Path(out) / "cases"
-    cases.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f"{_STAGE}{case.case_id}-", dir=cases))
-    current = ""
-    analyses = case_analyses(case, analyses)
+def _published(out: Path, case: Case) -> dict | None:
+    """The case's published summary if it was made from the same input cells, else None."""
     try:
-        inputs = CaseInputs(case)
-        for a in analyses:
-            a.check_row(inputs)
-        figures: dict[str, object] = {}
-        timings: dict[str, float] = {}
-        for a in analyses:
-            current = a.name
-            adir = stage / a.name
-            adir.mkdir()
-            ta = time.perf_counter()
-            result = a.func(inputs, adir)
-            timings[a.name] = time.perf_counter() - ta
-            for k, v in dict(result).items():
-                figures[a.column(k)] = _scalar(v, where=f"analysis '{a.name}' figure '{k}'")
-        current = ""
-        summary = {
-            "case_id": case.case_id,
-            "row": case.row,
-            "status": "done",
-            "analyses": [a.name for a in analyses],
-            "fingerprint": case.fingerprint,
-            "figures": figures,
-            "analysis_seconds": timings,
-            "seconds": time.perf_counter() - t0,
-        }
-        write_json(stage / SUMMARY, summary)
-        _publish(stage, _case_dir(out, case.case_id))
-        return CaseOutcome(case.case_id, case.row, "done", figures, seconds=summary["seconds"])
-    except Exception as exc:  # a bad case must not stop the cohort
-        shutil.rmtree(stage, ignore_errors=True)
-        if not isinstance(exc, BoneQualityError):
-            log.error("case %s: internal error\n%s", case.case_id, traceback.format_exc())
-        where = f"{case.where()}: " if case.case_id not in str(exc) else ""
-        prefix = f"{current}: " if current else ""
-        return CaseOutcome(
-            case.case_id,
-            case.row,
-            "failed",
-            analysis=current,
-            error_type=type(exc).__name__,
-            error=f"{prefix}{where}{exc}",
-            seconds=time.perf_counter() - t0,
-        )
-
-
-def _scalar(v, *, where: str):
-    """A JSON/CSV-able scalar from a numpy scalar, bool, number or string."""
-    if hasattr(v, "item") and getattr(v, "ndim", 0) == 0:
-        v = v.item()
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    raise TypeError(f"{where} is a {type(v).__name__}; batch summaries hold numbers or short text")
-
-
-def _publish(stage: Path, final: Path) -> None:
-    """Rename ``stage`` to ``final``; an older ``final`` is moved aside first, then deleted.
-
-    ``stage`` comes from mkdtemp (mode 0700); the published folder gets the mode a plain
-    mkdir would give it.
-    """
-    os.chmod(stage, 0o777 & ~_UMASK)
-    old = None
-    if final.exists():
-        old = final.with_name(f"{_OLD}{final.name}-{uuid.uuid4().hex[:8]}")
-        os.replace(final, old)
-    os.replace(stage, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------- client side
+        summary = json.loads((case_dir(out, case.case_id) / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if summary.get("fingerprint") == case.fingerprint else None
 
 
 def finished_summary(out: str | os.PathLike, case: Case, analyses: tuple[Analysis, ...]) -> dict | None:
-    """The case's summary if it finished with these analyses and unchanged inputs, else None."""
-    p = _case_dir(Path(out), case.case_id) / SUMMARY
-    try:
-        summary = json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
-    if summary.get("status") != "done" or summary.get("fingerprint") != case.fingerprint:
+    """The case's summary if it finished every one of these analyses with unchanged inputs, else None."""
+    summary = _published(Path(out), case)
+    if summary is None or summary.get("status") != "done":
         return None
     if not {a.name for a in case_analyses(case, analyses)} <= set(summary.get("analyses", ())):
         return None
@@ -270,7 +140,7 @@ def _clean_stale(out: Path) -> None:
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
-            if p.name.startswith((_STAGE, _OLD, ".bq-tmp-")) or ".bq-tmp-" in p.name:
+            if p.name.startswith((STAGE_PREFIX, OLD_PREFIX, ".bq-tmp-")) or ".bq-tmp-" in p.name:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
@@ -295,187 +165,137 @@ def _lock(out: Path) -> Iterator[None]:
         fh.close()
 
 
-def worker_environment(workers: int) -> dict[str, str]:
-    """Environment of each LocalCluster worker process (Dask's ``pre-spawn-environ``, adjusted).
+class _Run:
+    """The state of one run: what is finished, what failed, the counts and the cohort files."""
 
-    * Dask limits OMP/MKL/OpenBLAS to 1 thread (ITK unlimited); each worker gets its share
-      of the cores instead (1 worker on 2 cores: 2 threads inside numpy/ITK; 2 workers: 1
-      each, so the pools never oversubscribe the cores).
-    * Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that workers hand freed memory back to
-      the OS at once. The analyses allocate and free large arrays all the time, and with it
-      every allocation is a fresh mmap: the same cases ran 46 % slower. Cases are independent
-      and each fits in memory, so glibc's default is kept.
-    """
-    import dask
-    import distributed  # noqa: F401  (loads the distributed.* defaults)
+    def __init__(self, manifest: Manifest, analyses: tuple[Analysis, ...], out: Path):
+        self.manifest, self.analyses, self.out = manifest, analyses, out
+        self.cohort_csv, self.failures_csv = out / "cohort.csv", out / "failures.csv"
+        self.t0 = time.perf_counter()
+        self.summaries: dict[str, dict] = {}
+        self.failures: dict[str, tuple[dict, ...]] = {}
+        self.todo: list[Case] = []
+        self.done = self.failed = self.partial = 0
+        self._resume()
+        self.skipped = len(self.manifest) - len(self.todo)
 
-    inner = str(max(1, (os.cpu_count() or 1) // max(1, int(workers))))
-    environ = {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
-    environ.update(dict.fromkeys(_THREAD_VARIABLES, inner))
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    return environ
+    def _resume(self) -> None:
+        """Skip the finished cases; show the others as the last run left them."""
+        earlier = read_failures(self.failures_csv)
+        for case in self.manifest.cases:
+            s = finished_summary(self.out, case, self.analyses)
+            if s is not None:
+                self.summaries[case.case_id] = s
+                continue
+            self.todo.append(case)
+            rows = earlier.get(case.case_id, ())
+            s = _published(self.out, case)
+            recorded = tuple(s.get("failures", ())) if s and s.get("status") == "partial" else None
+            if recorded is not None and {r["analysis"] for r in rows} <= {r["analysis"] for r in recorded}:
+                self.summaries[case.case_id] = s
+                self.failures[case.case_id] = recorded
+            elif rows:
+                self.failures[case.case_id] = rows
 
-
-@contextlib.contextmanager
-def dask_client(*, workers: int | None = None, scheduler: str | None = None):
-    """A ``distributed.Client``: to ``scheduler`` if given, else on a new LocalCluster.
-
-    The LocalCluster has ``workers`` worker processes (default: the number of CPUs), each
-    running one task at a time, with ``cpus // workers`` threads for numpy/OpenMP inside a
-    task; its HTTP endpoint listens on a free port. Both are closed on exit.
-    """
-    import dask
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({exc}).") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    n = int(workers or os.cpu_count() or 1)
-    if n < 1:
-        raise InputFileError(f"--workers {workers}: give at least 1 worker.")
-    config = {
-        "distributed.nanny.pre-spawn-environ": worker_environment(n),
-        # send every case to a worker at once instead of one at a time after each result:
-        # no scheduler round trip between two cases (cases are independent and similar).
-        "distributed.scheduler.worker-saturation": float("inf"),
-    }
-    with _quiet_distributed(), dask.config.set(config):
-        # ":0": the scheduler's HTTP endpoint on a free port, so concurrent runs never collide.
-        cluster = LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
+    def counts(self) -> BatchProgress:
+        minutes = max(time.perf_counter() - self.t0, 1e-9) / 60
+        ran = self.done + self.failed
+        return BatchProgress(
+            total=len(self.manifest),
+            done=self.done + self.skipped,
+            failed=self.failed,
+            skipped=self.skipped,
+            remaining=len(self.todo) - ran,
+            rate_per_min=ran / minutes,
+            partial=self.partial,
         )
-        try:
-            client = Client(cluster)
-            try:
-                yield client
-            finally:
-                client.close()
-        finally:
-            cluster.close()
+
+    def flush(self) -> None:
+        write_csv(build_cohort(self.manifest, self.summaries, self.failures, self.analyses), self.cohort_csv)
+        write_csv(failures_frame(self.manifest, self.failures), self.failures_csv)
+
+    def record(self, outcome: CaseOutcome) -> None:
+        cid = outcome.case_id
+        if outcome.status == "failed":
+            self.summaries.pop(cid, None)
+            log.warning("case %s failed: %s", cid, outcome.error)
+        else:
+            self.summaries[cid] = outcome.summary or {"status": outcome.status, "figures": outcome.figures}
+        if outcome.failures:
+            self.failures[cid] = tuple(outcome.failures)
+            if outcome.status == "partial":
+                log.warning("case %s partly failed: %s", cid, outcome.error)
+        else:
+            self.failures.pop(cid, None)
+        self.done += outcome.status == "done"
+        self.failed += outcome.status != "done"
+        self.partial += outcome.status == "partial"
+
+    def worker_failed(self, case: Case, exc: BaseException) -> CaseOutcome:
+        """The outcome of a case whose worker died (KilledWorker) or similar: every analysis failed."""
+        names = [a.name for a in case_analyses(case, self.analyses)] or [""]
+        rows = tuple(failure_row(case, n, exc, prefix="the worker running it failed: ") for n in names)
+        return CaseOutcome(case.case_id, case.row, "failed", failures=rows)
+
+    def result(self, report_html: Path | None) -> BatchResult:
+        seconds = time.perf_counter() - self.t0
+        ran = self.done + self.failed
+        return BatchResult(
+            out=self.out,
+            analyses=tuple(a.name for a in self.analyses),
+            total=len(self.manifest),
+            done=self.done + self.skipped,
+            failed=self.failed,
+            skipped=self.skipped,
+            ran=ran,
+            seconds=seconds,
+            cases_per_minute=ran / (seconds / 60) if ran else 0.0,
+            cohort_csv=self.cohort_csv,
+            failures_csv=self.failures_csv,
+            report_html=report_html,
+            failures=tuple(failures_frame(self.manifest, self.failures).to_dict("records")),
+            partial=self.partial,
+        )
 
 
-@contextlib.contextmanager
-def _quiet_distributed() -> Iterator[None]:
-    """Keep distributed's INFO chatter (cluster start/stop) out of the user's log."""
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    if logger.getEffectiveLevel() < logging.WARNING and not log.isEnabledFor(logging.DEBUG):
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+def _execute(
+    state: _Run,
+    client,
+    *,
+    progress: ProgressCallback | None,
+    on_case: Callable[[CaseOutcome, BatchProgress], None] | None,
+    flush_every_s: float,
+) -> None:
+    """Submit every case to do, record them as they finish; cancel the rest on OperationCancelled."""
+    from distributed import as_completed
 
-
-def build_cohort(
-    manifest: Manifest,
-    summaries: dict[str, dict],
-    failures: dict[str, CaseOutcome],
-    analyses: tuple[Analysis, ...] = (),
-) -> pd.DataFrame:
-    """One row per manifest case, in manifest order: status, metadata, figures, error.
-
-    ``status`` is ``done`` (figures filled), ``failed`` (``error`` filled) or ``pending``.
-    """
-    rows = []
-    figure_cols: list[str] = []
-    for case in manifest.cases:
-        s = summaries.get(case.case_id)
-        f = failures.get(case.case_id)
-        row = {"case_id": case.case_id, "status": "done" if s else ("failed" if f else "pending")}
-        row.update(case.metadata)
-        if s:
-            for k, v in s["figures"].items():
-                if k not in figure_cols:
-                    figure_cols.append(k)
-                row[k] = v
-        row["error"] = "" if s or f is None else f.error
-        rows.append(row)
-    prefixes = [a.column("") for a in analyses]
-
-    def order(col: str) -> int:
-        return next((i for i, p in enumerate(prefixes) if col.startswith(p)), len(prefixes))
-
-    figure_cols.sort(key=order)  # stable: keeps each analysis's own order
-    cols = ["case_id", "status", *manifest.metadata_columns, *figure_cols, "error"]
-    df = pd.DataFrame(rows, columns=cols)
-    for col in figure_cols:  # whole numbers stay whole where other rows are empty
-        values = [r[col] for r in rows if r.get(col) is not None]
-        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            df[col] = df[col].astype("Int64")
-    return df
-
-
-def _failures_frame(manifest: Manifest, failures: dict[str, CaseOutcome]) -> pd.DataFrame:
-    rows = [
-        {
-            "case_id": c.case_id,
-            "row": c.row,
-            "analysis": failures[c.case_id].analysis,
-            "error_type": failures[c.case_id].error_type,
-            "error": failures[c.case_id].error,
-        }
-        for c in manifest.cases
-        if c.case_id in failures
+    token = uuid.uuid4().hex[:8]
+    futures = [
+        client.submit(run_case, c, state.analyses, str(state.out), key=f"bq-{c.case_id}-{token}", pure=False)
+        for c in state.todo
     ]
-    return pd.DataFrame(rows, columns=["case_id", "row", "analysis", "error_type", "error"])
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    with atomic_file(path) as tmp:
-        df.to_csv(tmp, index=False)
-
-
-def _read_failures(path: Path) -> dict[str, CaseOutcome]:
-    if not path.is_file():
-        return {}
+    by_key = {f.key: c for f, c in zip(futures, state.todo)}
+    last_flush = 0.0
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return {}
-    out = {}
-    for r in df.to_dict("records"):
-        if r.get("case_id"):
-            out[r["case_id"]] = CaseOutcome(
-                r["case_id"],
-                int(r.get("row") or 0),
-                "failed",
-                analysis=r.get("analysis", ""),
-                error_type=r.get("error_type", ""),
-                error=r.get("error", ""),
-            )
-    return out
-
-
-def collect_tables(
-    out: Path, manifest: Manifest, analyses: tuple[Analysis, ...], summaries: dict[str, dict]
-) -> list[Path]:
-    """Concatenate every finished case's per-analysis tables into ``DIR/<table>``."""
-    written = []
-    for a in analyses:
-        for table in getattr(a, "tables", ()):
-            frames = []
-            for case in manifest.cases:
-                p = _case_dir(out, case.case_id) / a.name / table
-                if case.case_id in summaries and p.is_file():
-                    df = pd.read_csv(p)
-                    df.insert(0, "case_id", case.case_id)
-                    frames.append(df)
-            if frames:
-                _write_csv(pd.concat(frames, ignore_index=True), out / table)
-                written.append(out / table)
-    return written
+        for fut in as_completed(futures):
+            case = by_key[fut.key]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the worker died (KilledWorker) or similar
+                outcome = state.worker_failed(case, exc)
+            state.record(outcome)
+            counts = state.counts()
+            if on_case is not None:
+                on_case(outcome, counts)
+            now = time.perf_counter()
+            if outcome.status != "done" or now - last_flush >= flush_every_s:
+                state.flush()
+                last_flush = now
+            report(progress, (counts.done + counts.failed) / counts.total, counts.message())
+    except (OperationCancelled, KeyboardInterrupt):
+        client.cancel(futures)
+        state.flush()
+        raise
 
 
 def run_batch(
@@ -515,7 +335,8 @@ def run_batch(
     write_report : bool
         Write ``report.html`` at the end.
     flush_every_s : float
-        ``cohort.csv`` and ``failures.csv`` are rewritten at most this often (and at the end).
+        ``cohort.csv`` and ``failures.csv`` are rewritten at most this often (and at the
+        end, and after every case with a failed analysis).
 
     Returns
     -------
@@ -523,105 +344,22 @@ def run_batch(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    cohort_csv, failures_csv = out / "cohort.csv", out / "failures.csv"
     with _lock(out):
         _clean_stale(out)
-        summaries: dict[str, dict] = {}
-        todo: list[Case] = []
-        for case in manifest.cases:
-            s = finished_summary(out, case, analyses)
-            if s is None:
-                todo.append(case)
-            else:
-                summaries[case.case_id] = s
-        skipped = len(summaries)
-        todo_ids = {c.case_id for c in todo}
-        failures = {k: v for k, v in _read_failures(failures_csv).items() if k in todo_ids}
-        done = failed = 0
-        last_flush = 0.0
-
-        def flush() -> None:
-            _write_csv(build_cohort(manifest, summaries, failures, analyses), cohort_csv)
-            _write_csv(_failures_frame(manifest, failures), failures_csv)
-
-        def counts() -> BatchProgress:
-            minutes = max(time.perf_counter() - t0, 1e-9) / 60
-            remaining = len(todo) - done - failed
-            return BatchProgress(
-                len(manifest), done + skipped, failed, skipped, remaining, (done + failed) / minutes
-            )
-
-        flush()
-        report(progress, skipped / len(manifest), counts().message())
-        if todo:
+        state = _Run(manifest, analyses, out)
+        state.flush()
+        counts = state.counts()
+        report(progress, counts.skipped / counts.total, counts.message())
+        if state.todo:
             with contextlib.ExitStack() as stack:
                 if client is None:
                     client = stack.enter_context(dask_client(workers=workers, scheduler=scheduler))
-                from distributed import as_completed
-
-                token = uuid.uuid4().hex[:8]
-                futures = [
-                    client.submit(run_case, c, analyses, str(out), key=f"bq-{c.case_id}-{token}", pure=False)
-                    for c in todo
-                ]
-                by_key = {f.key: c for f, c in zip(futures, todo)}
-                try:
-                    for fut in as_completed(futures):
-                        case = by_key[fut.key]
-                        try:
-                            outcome = fut.result()
-                        except Exception as exc:  # the worker died (KilledWorker) or similar
-                            outcome = CaseOutcome(
-                                case.case_id,
-                                case.row,
-                                "failed",
-                                error_type=type(exc).__name__,
-                                error=f"{case.where()}: the worker running it failed: {exc}",
-                            )
-                        if outcome.status == "done":
-                            done += 1
-                            failures.pop(case.case_id, None)
-                            summaries[case.case_id] = finished_summary(out, case, analyses) or {
-                                "figures": outcome.figures
-                            }
-                        else:
-                            failed += 1
-                            failures[case.case_id] = outcome
-                            log.warning("case %s failed: %s", case.case_id, outcome.error)
-                        c = counts()
-                        if on_case is not None:
-                            on_case(outcome, c)
-                        now = time.perf_counter()
-                        if outcome.status == "failed" or now - last_flush >= flush_every_s:
-                            flush()
-                            last_flush = now
-                        report(progress, (c.done + c.failed) / c.total, c.message())
-                except (OperationCancelled, KeyboardInterrupt):
-                    client.cancel(futures)
-                    flush()
-                    raise
-        flush()
-        collect_tables(out, manifest, analyses, summaries)
+                _execute(state, client, progress=progress, on_case=on_case, flush_every_s=flush_every_s)
+        state.flush()
+        collect_tables(out, manifest, analyses, state.summaries)
         report_html = None
         if write_report:
             from .report import write_cohort_report
 
             report_html = write_cohort_report(out, manifest=manifest)
-        seconds = time.perf_counter() - t0
-        ran = done + failed
-        return BatchResult(
-            out=out,
-            analyses=tuple(a.name for a in analyses),
-            total=len(manifest),
-            done=done + skipped,
-            failed=failed,
-            skipped=skipped,
-            ran=ran,
-            seconds=seconds,
-            cases_per_minute=ran / (seconds / 60) if ran else 0.0,
-            cohort_csv=cohort_csv,
-            failures_csv=failures_csv,
-            report_html=report_html,
-            failures=tuple(_failures_frame(manifest, failures).to_dict("records")),
-        )
+        return state.result(report_html)

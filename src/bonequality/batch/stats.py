@@ -197,22 +197,26 @@ def correlations(df: pd.DataFrame, x: str, ys: Mapping[str, str]) -> pd.DataFram
     return pd.DataFrame(rows, columns=cols)
 
 
-def profile_bands(profiles: pd.DataFrame, groups: pd.Series, *, value: str = "hu") -> pd.DataFrame:
+def profile_bands(
+    profiles: pd.DataFrame, groups: pd.Series, *, probe: str = "corridor", value: str = "mean_hu"
+) -> pd.DataFrame:
     """Mean and SD (ddof=1) of per-case profiles per probe, group and percent bin.
 
     Parameters
     ----------
     profiles : DataFrame
-        Columns ``case_id``, ``probe``, ``percent`` and ``value`` (one row per bin).
+        Columns ``case_id``, ``probe``, ``percent`` and ``value`` (one row per bin): by
+        default ``DIR/profiles.csv``, the corridors' ``profiles.csv`` of every case
+        (``corridor``, ``percent``, ``mean_hu``) with ``case_id``.
     groups : Series
         case_id -> group label; cases without a label are left out.
 
     Returns
     -------
-    DataFrame with columns probe, group, percent, mean, sd, n.
+    DataFrame with columns ``probe`` (named as in ``profiles``), group, percent, mean, sd, n.
     """
     p = profiles.merge(groups.rename("group"), left_on="case_id", right_index=True)
-    agg = p.groupby(["probe", "group", "percent"])[value].agg(["mean", "std", "count"]).reset_index()
+    agg = p.groupby([probe, "group", "percent"])[value].agg(["mean", "std", "count"]).reset_index()
     return agg.rename(columns={"std": "sd", "count": "n"})
 
 

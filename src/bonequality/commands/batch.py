@@ -4,24 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import BoneQualityError
+
 NAME = "batch"
 HELP = "run analyses over a manifest CSV of cases on Dask (resumable); writes cohort.csv and report.html"
 
 
-def add_arguments(parser) -> None:
-    from ..batch.manifest import INPUT_COLUMNS
+def _column_help() -> str:
+    try:
+        from ..batch.manifest import INPUT_COLUMNS
+    except BoneQualityError:  # a broken third-party analysis: `bonequality batch` reports it
+        return "ct and the analyses' inputs"
+    return ", ".join(c for c in INPUT_COLUMNS if c != "ct")
 
+
+def add_arguments(parser) -> None:
     parser.add_argument(
         "manifest",
         help="CSV with one row per case: case_id, ct, the analyses' inputs ("
-        + ", ".join(c for c in INPUT_COLUMNS if c != "ct")
+        + _column_help()
         + ") and any metadata columns (age, sex, fracture, group); paths relative to the CSV",
     )
     parser.add_argument(
         "--analyses",
         default="",
-        help="comma-separated: corridors, sacroplasty, focal-defect, cement (default: every one "
-        "registered; a row's 'analyses' cell narrows it, separated by ';')",
+        help="comma-separated: corridors, sacroplasty, focal-defect, cement and any installed under the "
+        "'bonequality.analyses' entry points (default: all of them; a row's 'analyses' cell narrows "
+        "it, separated by ';')",
     )
     parser.add_argument("--out", required=True, help="output folder DIR (reruns skip finished cases)")
     where = parser.add_mutually_exclusive_group()
@@ -40,13 +49,13 @@ def run(args, progress=None) -> dict:
 
     if args.workers is not None and args.workers < 1:
         raise InputFileError(f"--workers {args.workers}: give at least 1.")
-    analyses = get_analyses(args.analyses or list(_all(ANALYSES)))
+    analyses = get_analyses(args.analyses or list(ANALYSES))
     manifest = read_manifest(args.manifest, required_columns=("ct",))
     check_manifest(manifest, analyses)
     options = {"progress": progress, "write_report": not args.no_report}
     if args.scheduler:
         # Connect first: an unreachable scheduler must fail before anything is written.
-        from ..batch.runner import dask_client
+        from ..batch.cluster import dask_client
 
         with dask_client(scheduler=args.scheduler) as client:
             result = run_batch(manifest, analyses, Path(args.out), client=client, **options)
@@ -55,12 +64,6 @@ def run(args, progress=None) -> dict:
     summary = result.to_dict()
     summary["failures"] = [f"{f['case_id']}: {f['error']}" for f in result.failures]
     return summary
-
-
-def _all(registry) -> list[str]:
-    from ..batch import analyses  # noqa: F401  (registers the built-in analyses)
-
-    return list(registry)
 
 
 def demo(out_dir: Path, progress=None) -> list:
@@ -83,7 +86,7 @@ def demo(out_dir: Path, progress=None) -> list:
     t0 = time.perf_counter()
     result = run_batch(
         manifest,
-        get_analyses(_all(ANALYSES)),
+        get_analyses(list(ANALYSES)),
         out_dir / "batch",
         workers=2,
         progress=scaled(progress, 0.3, 0.9),
