@@ -34,7 +34,7 @@ from slicer.util import VTKObservationMixin
 
 from bonequality.cement import CementOptions
 from bonequality.errors import BoneQualityError, OperationCancelled
-from bonequality.mrml import logic_cement, sampledata
+from bonequality.mrml import logic_cement, requirements, sampledata
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
 
@@ -46,7 +46,7 @@ class CementVolume(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Cement Volume")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["SlicerBoneQuality"]  # the hidden module that carries bonequality
         self.parent.contributors = ["SlicerBoneQuality contributors"]
         self.parent.helpText = _(
             "Mimics-like volumetry after vertebroplasty: vertebral body volume (VBV, bone 226-3071 HU, "
@@ -63,14 +63,13 @@ class CementVolume(ScriptedLoadableModule):
             "Part of the SlicerBoneQuality extension. Definitions: CLINICAL.md section 5. "
             "Cox EP, Tutton S, Scheidt M, et al. Front Oncol 2025;15:1494377 (doi:10.3389/fonc.2025.1494377)."
         )
-        slicer.app.connect("startupCompleted()", sampledata.register_sample_data)
         slicer.app.connect("startupCompleted()", _registerSegmentStatisticsPlugin)
 
 
 def _registerSegmentStatisticsPlugin() -> None:
-    import CementVolumeSegmentStatisticsPlugin
+    from CementVolumeLib import SegmentStatisticsPlugin
 
-    CementVolumeSegmentStatisticsPlugin.register()
+    SegmentStatisticsPlugin.register()
 
 
 #
@@ -123,8 +122,11 @@ class CementVolumeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.progressBar.hide()
         self.ui.cancelButton.enabled = False
         self.initializeParameterNode()
+        self._requirementsReady()
 
     def cleanup(self) -> None:
+        """Called when the application closes or the module is reloaded: drop every observer."""
+        self.setParameterNode(None)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -132,6 +134,20 @@ class CementVolumeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def exit(self) -> None:
         self.setParameterNode(None)
+
+    def onReload(self) -> None:
+        """Reload the bonequality library too (Slicer's default reloads only this file)."""
+        import SlicerBoneQuality
+
+        SlicerBoneQuality.reloadLibrary()
+        ScriptedLoadableModuleWidget.onReload(self)
+
+    def _requirementsReady(self) -> bool:
+        """True when pandas (result tables) is there; asks to install it on first use."""
+        if requirements.ensure(_("Cement Volume")):
+            return True
+        self.ui.statusLabel.text = requirements.declined_message()
+        return False
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
@@ -181,22 +197,27 @@ class CementVolumeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._progress.cancel()
 
     def onApplyButton(self) -> None:
+        """Run the volumetry with progress and Cancel; errors are shown and earlier results kept."""
+        if not self._requirementsReady():
+            return
         self._progress = CancellableProgress(self._showProgress)
         self.ui.progressBar.show()
         self.ui.cancelButton.enabled = True
         self.ui.applyButton.enabled = False
         try:
-            result = self.logic.process(self._parameterNode, progress=self._progress)
-            self.ui.statusLabel.text = _("VF {vf:.1f} %, score {score}").format(
-                vf=result.vf_percent,
-                score=result.distribution_score.total if result.distribution_score else "n/a",
-            )
-            self.logic.showResults()
-        except OperationCancelled as exc:
-            self.ui.statusLabel.text = str(exc)
-        except BoneQualityError as exc:
-            self.ui.statusLabel.text = str(exc)
-            slicer.util.errorDisplay(str(exc), windowTitle=_("Cement Volume"))
+            with slicer.util.tryWithErrorDisplay(_("Cement Volume failed."), waitCursor=True):
+                try:
+                    result = self.logic.process(self._parameterNode, progress=self._progress)
+                    self.ui.statusLabel.text = _("VF {vf:.1f} %, score {score}").format(
+                        vf=result.vf_percent,
+                        score=result.distribution_score.total if result.distribution_score else "n/a",
+                    )
+                    self.logic.showResults()
+                except OperationCancelled as exc:
+                    self.ui.statusLabel.text = str(exc)
+                except BoneQualityError as exc:
+                    self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
+                    slicer.util.errorDisplay(str(exc), windowTitle=_("Cement Volume"))
         finally:
             self._progress = None
             self.ui.progressBar.hide()
@@ -264,6 +285,8 @@ class CementVolumeTest(ScriptedLoadableModuleTest):
     def runTest(self):
         from bonequality.testing import scenarios
 
+        if not requirements.ensure(_("Cement Volume")):
+            self.skipTest(requirements.declined_message())
         for scenario in scenarios.SCENARIOS["CementVolume"]:
             self.setUp()
             self.delayDisplay(f"Scenario {scenario.__name__}")

@@ -32,7 +32,7 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 from bonequality.errors import BoneQualityError, OperationCancelled
-from bonequality.mrml import logic_focal, sampledata
+from bonequality.mrml import logic_cement, logic_focal, requirements, sampledata
 from bonequality.mrml.colors import show_overlay
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
@@ -45,7 +45,7 @@ class FocalDefect(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Focal Defect")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["SlicerBoneQuality"]  # the hidden module that carries bonequality
         self.parent.contributors = ["SlicerBoneQuality contributors"]
         self.parent.helpText = _(
             "Voxel-wise maps of focal bone mineral content (BMC) loss, focal BMD loss and intercept width "
@@ -60,7 +60,6 @@ class FocalDefect(ScriptedLoadableModule):
             "Part of the SlicerBoneQuality extension. Definitions: CLINICAL.md section 4. "
             "Li C et al. JOR Spine 2022;5(1):e1195, doi:10.1002/jsp2.1195."
         )
-        slicer.app.connect("startupCompleted()", sampledata.register_sample_data)
 
 
 #
@@ -71,6 +70,8 @@ class FocalDefectParameterNode:
     """Inputs and options; results are node references kept by bonequality.mrml.results."""
 
     inputVolume: vtkMRMLScalarVolumeNode
+    # The vertebral-body source shared with CementVolume (bonequality.imaging.body).
+    bodySource: Annotated[str, Choice(list(logic_cement.BODY_SOURCES))] = "body mask"
     maskNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
     maskSegment: str = ""
     maskLabel: Annotated[int, WithinRange(0, 10000)] = 0
@@ -111,8 +112,11 @@ class FocalDefectWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.progressBar.hide()
         self.ui.cancelButton.enabled = False
         self.initializeParameterNode()
+        self._requirementsReady()
 
     def cleanup(self) -> None:
+        """Called when the application closes or the module is reloaded: drop every observer."""
+        self.setParameterNode(None)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -120,6 +124,20 @@ class FocalDefectWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def exit(self) -> None:
         self.setParameterNode(None)
+
+    def onReload(self) -> None:
+        """Reload the bonequality library too (Slicer's default reloads only this file)."""
+        import SlicerBoneQuality
+
+        SlicerBoneQuality.reloadLibrary()
+        ScriptedLoadableModuleWidget.onReload(self)
+
+    def _requirementsReady(self) -> bool:
+        """True when pandas (result tables) is there; asks to install it on first use."""
+        if requirements.ensure(_("Focal Defect")):
+            return True
+        self.ui.statusLabel.text = requirements.declined_message()
+        return False
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
@@ -145,12 +163,18 @@ class FocalDefectWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
+        seedMode = p.bodySource == "seed point"
+        self.ui.maskGroupBox.visible = not seedMode
+        self.ui.seedGroupBox.visible = seedMode
         self.ui.seedPlaceWidget.setCurrentNode(p.seedPoint)
         calibrated = p.calibration == "slope/intercept"
         self.ui.slopeSpinBox.enabled = calibrated
         self.ui.interceptSpinBox.enabled = calibrated
-        ready = bool(p.inputVolume and (p.maskNode or p.seedPoint)) and self._progress is None
-        self.ui.applyButton.enabled = ready
+        ready = bool(p.inputVolume and (p.seedPoint if seedMode else p.maskNode))
+        self.ui.applyButton.enabled = ready and self._progress is None
+        self.ui.applyButton.toolTip = (
+            _("Compute the focal defect maps") if ready else _("Select the CT and the vertebral body input")
+        )
         results = self.logic.results()
         self.ui.resultsTableView.setMRMLTableNode(results.get("focal.table"))
         self.ui.showMapButton.enabled = results.get(f"focal.{p.shownMap}") is not None
@@ -165,33 +189,41 @@ class FocalDefectWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._progress.cancel()
 
     def onApplyButton(self) -> None:
+        """Run the analysis with progress and Cancel; errors are shown and earlier results kept."""
+        if not self._requirementsReady():
+            return
         self._progress = CancellableProgress(self._showProgress)
         self.ui.progressBar.show()
         self.ui.cancelButton.enabled = True
         self.ui.applyButton.enabled = False
         try:
-            result = self.logic.process(self._parameterNode, progress=self._progress)
-            s = result.summary
-            self.ui.statusLabel.text = _("Focal BMC loss {bmc:.2f} mm in {t:.1f} s{cal}{warn}").format(
-                bmc=s.focal_bmc_loss_mm,
-                t=s.seconds,
-                cal="" if s.calibrated else _(" (uncalibrated)"),
-                warn="" if not s.warnings else " - " + "; ".join(s.warnings),
-            )
-            self.logic.showMap(self._parameterNode)
-        except OperationCancelled as exc:
-            self.ui.statusLabel.text = str(exc)
-        except BoneQualityError as exc:
-            self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
-            slicer.util.errorDisplay(str(exc), windowTitle=_("Focal Defect"))
+            with slicer.util.tryWithErrorDisplay(_("Focal Defect failed."), waitCursor=True):
+                try:
+                    self._showSummary(self.logic.process(self._parameterNode, progress=self._progress))
+                    self.logic.showMap(self._parameterNode)
+                except OperationCancelled as exc:
+                    self.ui.statusLabel.text = str(exc)
+                except BoneQualityError as exc:
+                    self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
+                    slicer.util.errorDisplay(str(exc), windowTitle=_("Focal Defect"))
         finally:
             self._progress = None
             self.ui.progressBar.hide()
             self.ui.cancelButton.enabled = False
             self._updateGui()
 
+    def _showSummary(self, result) -> None:
+        s = result.summary
+        self.ui.statusLabel.text = _("Focal BMC loss {bmc:.2f} mm in {t:.1f} s{cal}{warn}").format(
+            bmc=s.focal_bmc_loss_mm,
+            t=s.seconds,
+            cal="" if s.calibrated else _(" (uncalibrated)"),
+            warn="" if not s.warnings else " - " + "; ".join(s.warnings),
+        )
+
     def onShowMap(self) -> None:
-        self.logic.showMap(self._parameterNode)
+        with slicer.util.tryWithErrorDisplay(_("Could not show the map."), waitCursor=True):
+            self.logic.showMap(self._parameterNode)
 
 
 #
@@ -213,10 +245,11 @@ class FocalDefectLogic(ScriptedLoadableModuleLogic):
         return logic_focal.run_focal_defect(
             p.inputVolume,
             results=self.results(),
+            body_source=p.bodySource,
             mask_node=p.maskNode,
             mask_segment=p.maskSegment,
             mask_label=p.maskLabel,
-            seed_node=None if p.maskNode else p.seedPoint,
+            seed_node=p.seedPoint,
             calibration=p.calibration,
             slope=p.slope,
             intercept=p.intercept,
@@ -254,6 +287,8 @@ class FocalDefectTest(ScriptedLoadableModuleTest):
     def runTest(self):
         from bonequality.testing import scenarios
 
+        if not requirements.ensure(_("Focal Defect")):
+            self.skipTest(requirements.declined_message())
         for scenario in scenarios.SCENARIOS["FocalDefect"]:
             self.setUp()
             self.delayDisplay(f"Scenario {scenario.__name__}")

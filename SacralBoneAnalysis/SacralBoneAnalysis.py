@@ -32,7 +32,7 @@ from slicer.util import VTKObservationMixin
 
 from bonequality.errors import BoneQualityError, OperationCancelled
 from bonequality.landmarks import spec
-from bonequality.mrml import logic_sacral, markups, sampledata
+from bonequality.mrml import logic_sacral, markups, requirements, sampledata
 from bonequality.mrml.colors import show_overlay
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
@@ -52,7 +52,7 @@ class SacralBoneAnalysis(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Sacral Bone Analysis")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["SlicerBoneQuality"]  # the hidden module that carries bonequality
         self.parent.contributors = ["SlicerBoneQuality contributors"]
         self.parent.helpText = _(
             "S1 and transsacral S2 screw corridors sampled with 10 mm cylinder probes in 0.25 mm "
@@ -71,7 +71,6 @@ class SacralBoneAnalysis(ScriptedLoadableModule):
             "Part of the SlicerBoneQuality extension. Definitions: CLINICAL.md sections 1-3. Reference "
             "cohort: seed 000 Table 1 (324 pelvises); needle distances: seed 001 Table 1 (200 hemisacra)."
         )
-        slicer.app.connect("startupCompleted()", sampledata.register_sample_data)
 
 
 #
@@ -131,16 +130,35 @@ class SacralBoneAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self.ui.progressBar.hide()
         self.ui.cancelButton.enabled = False
         self.initializeParameterNode()
+        self._requirementsReady()
 
     def cleanup(self) -> None:
+        """Called when the application closes or the module is reloaded: drop every observer."""
         self._liveTimer.stop()
+        self.setParameterNode(None)
         self.removeObservers()
 
     def enter(self) -> None:
         self.initializeParameterNode()
 
     def exit(self) -> None:
+        """Leaving the module: stop live updates and stop observing the landmarks and parameters."""
+        self._liveTimer.stop()
         self.setParameterNode(None)
+
+    def onReload(self) -> None:
+        """Reload the bonequality library too (Slicer's default reloads only this file)."""
+        import SlicerBoneQuality
+
+        SlicerBoneQuality.reloadLibrary()
+        ScriptedLoadableModuleWidget.onReload(self)
+
+    def _requirementsReady(self) -> bool:
+        """True when pandas (result tables) is there; asks to install it on first use."""
+        if requirements.ensure(_("Sacral Bone Analysis")):
+            return True
+        self.ui.statusLabel.text = requirements.declined_message()
+        return False
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
@@ -158,6 +176,7 @@ class SacralBoneAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
+        self._observeLandmarks(None)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
@@ -213,35 +232,46 @@ class SacralBoneAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             )
 
     def onLandmarksChanged(self, caller=None, event=None) -> None:
+        if self._parameterNode is None:
+            return
         self._showNextLandmark()
-        if self._parameterNode.liveUpdate and self.logic.session.result is not None:
+        if self._parameterNode.liveUpdate and self._progress is None and self.logic.hasResults():
             self._liveTimer.start()
 
     def onLiveUpdate(self) -> None:
-        try:
-            if self.logic.liveUpdate(self._parameterNode):
-                self.ui.statusLabel.text = _("Updated.")
-        except BoneQualityError as exc:
-            self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
+        if self._parameterNode is None or self._progress is not None:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Live update failed."), waitCursor=True):
+            try:
+                if self.logic.liveUpdate(self._parameterNode):
+                    self.ui.statusLabel.text = _("Updated.")
+            except BoneQualityError as exc:
+                self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
         self._updateGui()
 
     def onSetupLandmarks(self) -> None:
         p = self._parameterNode
-        p.landmarks = markups.guided_landmarks_node(LANDMARK_SETS[p.landmarkSet], p.landmarks)
-        self.ui.landmarksPlaceWidget.setPlaceModeEnabled(True)
+        with slicer.util.tryWithErrorDisplay(_("Could not set up the landmarks."), waitCursor=True):
+            p.landmarks = markups.guided_landmarks_node(LANDMARK_SETS[p.landmarkSet], p.landmarks)
+            self.ui.landmarksPlaceWidget.setPlaceModeEnabled(True)
 
     def _run(self, action, done) -> None:
+        """A long action with progress and Cancel; errors are shown and earlier results kept."""
+        if not self._requirementsReady():
+            return
         self._progress = CancellableProgress(self._showProgress)
         self.ui.progressBar.show()
         self.ui.cancelButton.enabled = True
         self._updateGui()
         try:
-            done(action(self._progress))
-        except OperationCancelled as exc:
-            self.ui.statusLabel.text = str(exc)
-        except BoneQualityError as exc:
-            self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
-            slicer.util.errorDisplay(str(exc), windowTitle=_("Sacral Bone Analysis"))
+            with slicer.util.tryWithErrorDisplay(_("Sacral Bone Analysis failed."), waitCursor=True):
+                try:
+                    done(action(self._progress))
+                except OperationCancelled as exc:
+                    self.ui.statusLabel.text = str(exc)
+                except BoneQualityError as exc:
+                    self.ui.statusLabel.text = _("Previous results kept: {error}").format(error=str(exc))
+                    slicer.util.errorDisplay(str(exc), windowTitle=_("Sacral Bone Analysis"))
         finally:
             self._progress = None
             self.ui.progressBar.hide()
@@ -270,11 +300,12 @@ class SacralBoneAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         def done(plan):
             self.ui.statusLabel.text = _("Sacroplasty planned: {n} warning(s).").format(n=len(plan.warnings))
 
-        self._run(lambda progress: self.logic.planSacroplasty(self._parameterNode), done)
+        self._run(lambda progress: self.logic.planSacroplasty(self._parameterNode, progress=progress), done)
 
     def onReformat(self) -> None:
-        sliceNode = slicer.app.layoutManager().sliceWidget("Red").mrmlSliceNode()
-        self.logic.reformat(sliceNode, self._parameterNode.reformatSide)
+        with slicer.util.tryWithErrorDisplay(_("Could not reformat the slice view."), waitCursor=True):
+            sliceNode = slicer.app.layoutManager().sliceWidget("Red").mrmlSliceNode()
+            self.logic.reformat(sliceNode, self._parameterNode.reformatSide)
 
 
 #
@@ -312,10 +343,18 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
             p.inputVolume, p.landmarks, results=self.results(), bone_threshold=self._threshold(p)
         )
 
-    def planSacroplasty(self, p):
+    def planSacroplasty(self, p, progress=None):
         return self.sacroplasty.run(
-            p.inputVolume, p.landmarks, results=self.results(), bone_threshold=self._threshold(p)
+            p.inputVolume,
+            p.landmarks,
+            results=self.results(),
+            bone_threshold=self._threshold(p),
+            progress=progress,
         )
+
+    def hasResults(self) -> bool:
+        """Whether there are corridor or sacroplasty results for a live update to refresh."""
+        return self.session.result is not None or self.sacroplasty.plan is not None
 
     def liveUpdate(self, p) -> bool:
         """Refresh whichever results exist (corridors, sacroplasty) after a landmark moved."""
@@ -362,6 +401,8 @@ class SacralBoneAnalysisTest(ScriptedLoadableModuleTest):
     def runTest(self):
         from bonequality.testing import scenarios
 
+        if not requirements.ensure(_("Sacral Bone Analysis")):
+            self.skipTest(requirements.declined_message())
         for scenario in scenarios.SCENARIOS["SacralBoneAnalysis"]:
             self.setUp()
             self.delayDisplay(f"Scenario {scenario.__name__}")

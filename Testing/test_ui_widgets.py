@@ -137,6 +137,17 @@ def test_module_resources_exist_and_are_listed_in_cmake(module):
     assert int.from_bytes(png[16:20], "big") == 128
 
 
+def test_the_connector_rules_are_slicers_at_every_supported_version():
+    """Each widget class of :data:`CONNECTORS` has a parameterNodeWrapper connector in Slicer's sources."""
+    from slicer_api import check
+
+    for tag, version in check.load_manifest()["versions"].items():
+        known = {cls for widgets in version["gui_connectors"].values() for cls in widgets}
+        assert not sorted(set(CONNECTORS) - known), (
+            f"Slicer {tag} has no connector for {sorted(set(CONNECTORS) - known)}"
+        )
+
+
 def test_checker_catches_a_missing_widget():
     """The name check fails on a module that uses a widget its .ui lacks."""
     tree = ast.parse("def setup(self):\n    self.ui.applyButton.enabled = 1\n    self.ui.ghost.hide()\n")

@@ -16,8 +16,9 @@ module's parameter node (:class:`~bonequality.mrml.results.ResultNodes`):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..cement import CementInputs, CementOptions, CementResult, Screw, vf_percent
 from ..cement import run as run_cement_analysis
@@ -29,6 +30,9 @@ from .results import ResultNodes
 from .segmentations import mask_from_node, segment_volume, segmentation_node_from_masks
 from .tables import dataframe_to_table_node
 from .volumes import node_to_volume
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BODY_SOURCES",
@@ -69,6 +73,8 @@ def screws_from_node(node, *, diameter_mm: float) -> tuple[Screw, ...]:
 
 def cement_tables(result: CementResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, zones) tables of a result, as shown in Slicer."""
+    import pandas as pd
+
     rows = [
         ("Vertebral body volume (VBV)", result.vbv_ml, "ml", f"body from {result.body_source}"),
         ("Cement inside the body (CDV)", result.cdv_ml, "ml", ""),

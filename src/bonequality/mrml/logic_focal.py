@@ -12,7 +12,7 @@ Result roles on the parameter node:
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import InputFileError
 from ..focal_defect import Calibration, FocalDefectInputs, FocalDefectResult
@@ -22,6 +22,9 @@ from .logic_cement import body_source_from_nodes
 from .results import ResultNodes
 from .tables import dataframe_to_table_node
 from .volumes import node_to_volume, volume_to_node
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CALIBRATIONS", "MAPS", "focal_table", "run_focal_defect", "write_focal_results"]
 
@@ -38,6 +41,8 @@ CALIBRATIONS = ("uncalibrated", "slope/intercept")
 
 def focal_table(result: FocalDefectResult) -> pd.DataFrame:
     """ROI summary rows: value, void-only value and seed 004's group values with z-scores."""
+    import pandas as pd
+
     s = result.summary
     rows = [
         {"Measure": "ROI volume", "Value": s.roi_volume_ml, "Unit": "ml"},

@@ -12,22 +12,27 @@ Results are written only after the call succeeds. Result roles on the parameter 
 ``corridors.table`` (region means with seed 000 Table 1 and z-scores), ``corridors.summary``
 (bone threshold, L5, lengths, S2 shift, screw fit), ``corridors.chart`` (HU against % of
 probe length, cohort means as dashed lines, like seed 000 Figure 6), ``corridors.line.<leg>``
-(trajectories), ``corridors.probe.<leg>`` (10 mm cylinder models), ``corridors.thermal.<S1|S2>``
-(straightened thermal images), ``corridors.overlay`` (the CT coloured with the thermal
-table above the bone threshold), ``sacroplasty.table``, ``sacroplasty.targets`` and
-``sacroplasty.line.<side>.<trajectory>`` (skin entry -> target).
+(trajectories), ``corridors.probe.<leg>`` (10 mm cylinder models), ``corridors.thermal.<leg>``
+(each leg's thermal image, a one-slice volume on the plane it was sampled on),
+``corridors.overlay`` (the CT coloured with the thermal table above the bone threshold),
+``sacroplasty.table``, ``sacroplasty.targets`` and ``sacroplasty.line.<side>.<trajectory>``
+(skin entry -> target).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import vtk
 
 from ..corridors import REFERENCE_COHORT, REGIONS, CorridorInputs, CorridorResult, update_corridors
 from ..corridors import run as run_corridors
+from ..corridors.probes import perp_frame
 from ..frames import lps_to_ras
+from ..geometry import unit
 from ..landmarks import Landmarks
+from ..progress import report
 from ..sacroplasty import REFERENCE as SACROPLASTY_REFERENCE
 from ..sacroplasty import SacroplastyInputs, SacroplastyPlan, SacroplastyPlanner
 from ..volume import Volume
@@ -38,6 +43,9 @@ from .plots import ProfileCurve, profile_chart
 from .results import ResultNodes
 from .tables import dataframe_to_table_node
 from .volumes import ijk_to_ras_of_node, node_to_volume, volume_to_node
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CorridorSession",
@@ -58,6 +66,8 @@ PROBE_RADIUS_MM = 5.0
 
 def corridor_tables(result: CorridorResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(region means with cohort values and z-scores, summary) of a corridor result."""
+    import pandas as pd
+
     rows = []
     measures = result.measures()
     for key in ("L5", *(f"{c}_{r}" for c in ("S1", "S2") for r in REGIONS)):
@@ -157,15 +167,26 @@ class CorridorSession(_CachedVolume):
         return result
 
 
-def _thermal_volume(probe) -> Volume:
-    """A probe's straightened thermal image as a one-slice volume (not in patient space)."""
-    image, offsets = probe.thermal_image()
-    step_along = probe.length_mm / image.shape[1]
+def _thermal_volume(leg) -> Volume:
+    """A probe leg's thermal image as a one-slice volume lying where it was sampled (LPS).
+
+    The library samples column ``c`` at ``start + (c + 1/2) * L/n * w`` along the leg's axis
+    ``w`` and row ``r`` at the offset ``offsets[r]`` along the dorsal direction ``u`` of
+    :func:`bonequality.corridors.probes.perp_frame`. Rows are flipped so that row 0 is the
+    most dorsal one (dorsal up in a slice view); the ``j`` axis therefore points along ``-u``.
+    """
+    w = unit(leg.end - leg.start, name=f"probe leg {leg.name}")
+    u, _ = perp_frame(w)
+    image, offsets = leg.thermal, leg.thermal_offsets_mm
+    step_along = leg.length_mm / image.shape[1]
     step_across = float(abs(offsets[1] - offsets[0])) if len(offsets) > 1 else 1.0
-    # Row 0 is the most ventral offset; flip so that dorsal is up (+j) in the slice view.
+    direction = np.column_stack([w, -u, np.cross(w, -u)])
+    origin = leg.start + 0.5 * step_along * w + float(offsets[-1]) * u
     return Volume.from_array(
         np.ascontiguousarray(image[::-1][np.newaxis].astype(np.float32)),
-        spacing=(step_along, step_across, 1.0),
+        spacing=(step_along, step_across, step_across),
+        origin=origin,
+        direction=direction,
     )
 
 
@@ -187,6 +208,37 @@ def _overlay(ct_node, node, threshold: float, scene):
     display.SetApplyThreshold(True)
     display.SetThreshold(float(threshold), 1e9)
     return node
+
+
+def _write_leg(corridor: str, leg, threshold: float, results: ResultNodes) -> None:
+    """One probe leg's trajectory line, 10 mm cylinder model and thermal image (in patient space)."""
+    scene = results.scene
+    role = f"{corridor}.{leg.name}"
+    line = line_node(
+        leg.start, leg.end, results.get(f"corridors.line.{role}"), name=f"{corridor} {leg.name}", scene=scene
+    )
+    results.keep(f"corridors.line.{role}", line)
+    model = cylinder_model(
+        leg.start,
+        leg.end,
+        PROBE_RADIUS_MM,
+        results.get(f"corridors.probe.{role}"),
+        name=f"{corridor} probe {leg.name}",
+        scene=scene,
+    )
+    results.keep(f"corridors.probe.{role}", model)
+    thermal = volume_to_node(
+        _thermal_volume(leg),
+        results.get(f"corridors.thermal.{role}"),
+        name=f"{corridor} {leg.name} thermal",
+        scene=scene,
+    )
+    thermal.SetAttribute("BoneQuality.Thermal", "plane of the probe axis and the dorsal direction")
+    display = thermal.GetDisplayNode()
+    display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())
+    display.SetAutoWindowLevel(False)
+    display.SetWindowLevelMinMax(threshold - 200.0, threshold + 600.0)
+    results.keep(f"corridors.thermal.{role}", thermal)
 
 
 def write_corridor_results(result: CorridorResult, volume_node, results: ResultNodes) -> None:
@@ -226,42 +278,7 @@ def write_corridor_results(result: CorridorResult, volume_node, results: ResultN
     results.keep("corridors.chart", chart)
     for probe in (result.s1, result.s2):
         for leg in probe.legs:
-            role = f"{probe.corridor}.{leg.name}"
-            results.keep(
-                f"corridors.line.{role}",
-                line_node(
-                    leg.start,
-                    leg.end,
-                    results.get(f"corridors.line.{role}"),
-                    name=f"{probe.corridor} {leg.name}",
-                    scene=scene,
-                ),
-            )
-            results.keep(
-                f"corridors.probe.{role}",
-                cylinder_model(
-                    leg.start,
-                    leg.end,
-                    PROBE_RADIUS_MM,
-                    results.get(f"corridors.probe.{role}"),
-                    name=f"{probe.corridor} probe {leg.name}",
-                    scene=scene,
-                ),
-            )
-        thermal = volume_to_node(
-            _thermal_volume(probe),
-            results.get(f"corridors.thermal.{probe.corridor}"),
-            name=f"{probe.corridor} straightened thermal",
-            scene=scene,
-        )
-        thermal.SetAttribute(
-            "BoneQuality.Straightened", "columns: along the probe (left to right); rows: dorsal up"
-        )
-        display = thermal.GetDisplayNode()
-        display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())
-        display.SetAutoWindowLevel(False)
-        display.SetWindowLevelMinMax(result.bone_threshold_hu - 200.0, result.bone_threshold_hu + 600.0)
-        results.keep(f"corridors.thermal.{probe.corridor}", thermal)
+            _write_leg(probe.corridor, leg, result.bone_threshold_hu, results)
     results.keep(
         "corridors.overlay",
         _overlay(volume_node, results.get("corridors.overlay"), result.bone_threshold_hu, scene),
@@ -271,6 +288,8 @@ def write_corridor_results(result: CorridorResult, volume_node, results: ResultN
 # ------------------------------------------------------------------------------ sacroplasty
 def sacroplasty_table(plan: SacroplastyPlan) -> pd.DataFrame:
     """Side x trajectory rows with seed 001 Table 1 reference values beside them."""
+    import pandas as pd
+
     rows = []
     for side, res in plan.sides.items():
         for key, t in res.trajectories.items():
@@ -303,13 +322,15 @@ class SacroplastySession(_CachedVolume):
         self.plan = None
 
     def run(
-        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None
+        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
     ) -> SacroplastyPlan:
         """Plan the needles (one planner call) and write the result nodes; nothing is written on error.
 
         The nodes become a :class:`~bonequality.sacroplasty.SacroplastyInputs` (the same
         checks as the CLI and batch); the planner is kept while the CT and threshold stay.
+        ``progress(fraction, message)`` may raise :class:`~bonequality.errors.OperationCancelled`.
         """
+        report(progress, 0.0, "sacroplasty: reading the CT and landmarks")
         inputs = SacroplastyInputs(
             self.volume(volume_node),
             landmarks_from_node(landmarks_node),
@@ -317,8 +338,11 @@ class SacroplastySession(_CachedVolume):
             name=volume_node.GetName(),
         )
         if self._planner is None or self._planner.bone_threshold != inputs.bone_threshold:
+            report(progress, 0.2, "sacroplasty: preparing the CT")
             self._planner = SacroplastyPlanner.from_inputs(inputs)
+        report(progress, 0.6, "sacroplasty: planning needles")
         plan = self._planner.plan(inputs.landmarks)
+        report(progress, 0.9, "sacroplasty: writing the results")
         self.plan = plan
         write_sacroplasty_results(plan, volume_node.GetName(), results)
         return plan

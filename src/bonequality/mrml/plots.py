@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import slicer
 
 from .tables import dataframe_to_table_node
@@ -93,6 +92,8 @@ def profile_chart(
         table is named ``"<title> <curve>"``. Series of an earlier call that are no longer
         wanted are removed with their tables.
     """
+    import pandas as pd
+
     scene = scene or slicer.mrmlScene
     if chart is None:
         chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", scene.GenerateUniqueName(title))

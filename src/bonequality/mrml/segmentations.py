@@ -5,6 +5,11 @@ CT being analysed), resampled by nearest neighbour when its own grid differs (th
 rule as :meth:`Volume.mask_on`). Segments are read from their binary labelmap
 representation as oriented image data; no temporary nodes are added to the scene.
 Results go back as a segmentation node with named, coloured segments.
+
+Geometry is in world coordinates, as for volumes (:func:`~.volumes.ijk_to_ras_of_node`)
+and markups: a segmentation under a linear parent transform is read through it, and
+masks written into such a node are mapped back into its own coordinates. A warping
+transform must be hardened first.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
-from ..errors import MaskError
+from ..errors import GeometryError, MaskError
 from ..frames import ijk_to_ras_matrix, volume_geometry_from_ijk_to_ras
 from ..segmentation import SEGMENT_COLORS
 from ..volume import Volume
@@ -24,6 +29,7 @@ from .volumes import matrix_from_vtk, node_to_volume, vtk_matrix
 
 __all__ = [
     "mask_from_node",
+    "node_to_world",
     "segment_names",
     "segment_volume",
     "segmentation_node_from_masks",
@@ -38,11 +44,37 @@ def segment_names(node) -> list[str]:
     return [seg.GetNthSegment(i).GetName() for i in range(seg.GetNumberOfSegments())]
 
 
-def _oriented_to_volume(image) -> Volume:
-    """``vtkOrientedImageData`` (segment labelmap) -> boolean :class:`Volume` over its extent."""
+def node_to_world(node) -> np.ndarray:
+    """(4, 4) RAS matrix from a node's own coordinates to the world (its parent transforms).
+
+    Raises
+    ------
+    GeometryError
+        When a parent transform is not linear.
+    """
+    parent = node.GetParentTransformNode()
+    if parent is None:
+        return np.eye(4)
+    if not parent.IsTransformToWorldLinear():
+        raise GeometryError(
+            f"'{node.GetName()}' is under the non-linear transform '{parent.GetName()}'; "
+            "harden the transform (Data module) before the analysis."
+        )
+    m = vtk.vtkMatrix4x4()
+    parent.GetMatrixTransformToWorld(m)
+    return matrix_from_vtk(m)
+
+
+def _oriented_to_volume(image, to_world: np.ndarray | None = None) -> Volume:
+    """``vtkOrientedImageData`` (segment labelmap) -> boolean :class:`Volume` over its extent.
+
+    ``to_world``: (4, 4) RAS matrix from the segmentation's coordinates to the world.
+    """
     m = vtk.vtkMatrix4x4()
     image.GetImageToWorldMatrix(m)
     ijk_to_ras = matrix_from_vtk(m)
+    if to_world is not None:
+        ijk_to_ras = to_world @ ijk_to_ras
     x0, x1, y0, y1, z0, z1 = image.GetExtent()
     shape = (z1 - z0 + 1, y1 - y0 + 1, x1 - x0 + 1)
     if min(shape) <= 0 or image.GetPointData().GetScalars() is None:
@@ -55,7 +87,7 @@ def _oriented_to_volume(image) -> Volume:
 
 
 def segment_volume(node, segment: str) -> Volume:
-    """One segment (by name or ID) as a boolean :class:`Volume` on its own labelmap grid."""
+    """One segment (by name or ID) as a boolean :class:`Volume` on its own labelmap grid, in world LPS."""
     seg = node.GetSegmentation()
     segment_id = seg.GetSegmentIdBySegmentName(segment) or (segment if seg.GetSegment(segment) else "")
     if not segment_id:
@@ -65,9 +97,10 @@ def segment_volume(node, segment: str) -> Volume:
         )
     if not node.CreateBinaryLabelmapRepresentation():
         raise MaskError(f"segmentation '{node.GetName()}': cannot make a binary labelmap of its segments.")
+    to_world = node_to_world(node)
     image = slicer.vtkOrientedImageData()
     node.GetBinaryLabelmapRepresentation(segment_id, image)
-    vol = _oriented_to_volume(image)
+    vol = _oriented_to_volume(image, to_world)
     if vol is None or not vol.array.any():
         raise MaskError(f"segment '{segment}' of '{node.GetName()}' is empty; paint it first.")
     return vol
@@ -118,15 +151,15 @@ def mask_from_node(
     return vol.mask_on(reference, name=name)
 
 
-def _oriented_from_mask(mask: np.ndarray, reference: Volume):
+def _oriented_from_mask(mask: np.ndarray, reference: Volume, from_world: np.ndarray):
+    """A mask on ``reference``'s (world) grid as oriented image data in the node's coordinates."""
     image = slicer.vtkOrientedImageData()
     nk, nj, ni = mask.shape
     image.SetDimensions(ni, nj, nk)
     scalars = numpy_support.numpy_to_vtk(np.ascontiguousarray(mask, dtype=np.uint8).ravel(), deep=True)
     image.GetPointData().SetScalars(scalars)
-    image.SetImageToWorldMatrix(
-        vtk_matrix(ijk_to_ras_matrix(reference.spacing, reference.origin, reference.direction))
-    )
+    ijk_to_world = ijk_to_ras_matrix(reference.spacing, reference.origin, reference.direction)
+    image.SetImageToWorldMatrix(vtk_matrix(from_world @ ijk_to_world))
     return image
 
 
@@ -148,9 +181,10 @@ def segmentation_node_from_masks(
         One segment per entry, in order. Segments of ``node`` with the same names are
         replaced; other segments are kept.
     reference : Volume
-        Grid of the masks (LPS).
+        Grid of the masks (world LPS).
     node : vtkMRMLSegmentationNode, optional
-        Updated in place; created in ``scene`` (default ``slicer.mrmlScene``) when None.
+        Updated in place (through the inverse of its parent transform, if it has one);
+        created in ``scene`` (default ``slicer.mrmlScene``) when None.
     colors : mapping name -> RGB 0-1, optional
         Defaults: :data:`bonequality.segmentation.SEGMENT_COLORS`, grey otherwise.
     reference_node : vtkMRMLScalarVolumeNode, optional
@@ -168,6 +202,7 @@ def segmentation_node_from_masks(
         node.CreateDefaultDisplayNodes()
     if reference_node is not None:
         node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
+    from_world = np.linalg.inv(node_to_world(node))
     seg = node.GetSegmentation()
     was_modifying = node.StartModify()
     for n, m in masks.items():
@@ -176,7 +211,7 @@ def segmentation_node_from_masks(
             seg.RemoveSegment(old)
         color = [float(c) for c in colors.get(n, (0.5, 0.5, 0.5))]
         segment_id = node.AddSegmentFromBinaryLabelmapRepresentation(
-            _oriented_from_mask(m, reference), n, color
+            _oriented_from_mask(m, reference, from_world), n, color
         )
         seg.GetSegment(segment_id).SetColor(*color)
     node.EndModify(was_modifying)

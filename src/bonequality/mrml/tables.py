@@ -10,12 +10,15 @@ the table view's header tooltips.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import slicer
 import vtk
 from vtk.util import numpy_support
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["dataframe_from_table_node", "dataframe_to_table_node"]
 
@@ -82,6 +85,8 @@ def dataframe_to_table_node(
 
 def dataframe_from_table_node(node) -> pd.DataFrame:
     """A table node's columns as a :class:`pandas.DataFrame` (dtypes as described above)."""
+    import pandas as pd
+
     table = node.GetTable()
     data = {}
     for c in range(table.GetNumberOfColumns()):

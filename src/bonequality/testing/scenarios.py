@@ -14,12 +14,18 @@ import slicer
 
 from ..errors import BoneQualityError, OperationCancelled
 from ..mrml.markups import control_point_index
-from ..mrml.results import CancellableProgress, ResultNodes
+from ..mrml.results import CancellableProgress
 from ..mrml.sampledata import load_phantom
 from ..mrml.segmentations import mask_from_node, segment_names
 from ..mrml.tables import dataframe_from_table_node
 from ..mrml.volumes import node_to_volume
 from ..phantoms import oblique_direction
+from .checks import close, holder, pelvis, require, require_rejected, table_value
+from .contract import (
+    corridors_thermal_placement,
+    sacroplasty_cancel_keeps_results,
+    segmentation_parent_transform,
+)
 
 __all__ = [
     "SCENARIOS",
@@ -29,45 +35,13 @@ __all__ = [
     "corridors_guided_placement",
     "corridors_live_update",
     "corridors_pelvis",
+    "corridors_thermal_placement",
     "focal_defect_vertebra",
+    "sacroplasty_cancel_keeps_results",
     "sacroplasty_live_update",
     "sacroplasty_pelvis",
+    "segmentation_parent_transform",
 ]
-
-
-def _require(condition, message: str) -> None:
-    if not condition:
-        raise AssertionError(message)
-
-
-def _close(value, expected, rel: float, what: str) -> None:
-    _require(
-        abs(float(value) - float(expected)) <= rel * abs(float(expected)),
-        f"{what}: {float(value):.4g} differs from {float(expected):.4g} by more than {rel:.0%}",
-    )
-
-
-def _require_rejected(update, label: str, what: str, table, before) -> None:
-    """``update()`` raises an error naming ``label``, and ``table`` still holds ``before``."""
-    try:
-        update()
-    except BoneQualityError as exc:
-        _require(label in str(exc), f"the error does not name {label}: {exc}")
-    else:
-        raise AssertionError(f"{what} was accepted")
-    _require(dataframe_from_table_node(table).equals(before), f"results changed after {what} was rejected")
-
-
-def _holder(scene):
-    """A parameter-node-like holder for result references."""
-    return ResultNodes(scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "BoneQualityTestParameters"))
-
-
-def _table_value(node, measure: str) -> float:
-    df = dataframe_from_table_node(node)
-    rows = df[df["Measure"] == measure]
-    _require(len(rows) == 1, f"table '{node.GetName()}' has no row '{measure}'")
-    return float(rows["Value"].iloc[0])
 
 
 # ------------------------------------------------------------------------------- CementVolume
@@ -88,7 +62,7 @@ def cement_phantom(scene=None, *, spacing=(1.0, 1.0, 1.0), oblique: bool = True)
         direction=oblique_direction() if oblique else None,
     )
     truth = loaded.truth
-    results = _holder(scene)
+    results = holder(scene)
     result = run_cement(
         loaded.volume,
         results=results,
@@ -96,30 +70,30 @@ def cement_phantom(scene=None, *, spacing=(1.0, 1.0, 1.0), oblique: bool = True)
         mask_node=loaded.segmentation,
         mask_segment="vertebra",
     )
-    _close(result.vbv_ml, truth["vbv_ml"], 0.06, "VBV ml")
-    _close(result.cdv_ml, truth["cdv_ml"], 0.06, "CDV ml")
-    _close(result.leakage_ml, truth["leakage_ml"], 0.06, "leakage ml")
-    _require(
+    close(result.vbv_ml, truth["vbv_ml"], 0.06, "VBV ml")
+    close(result.cdv_ml, truth["cdv_ml"], 0.06, "CDV ml")
+    close(result.leakage_ml, truth["leakage_ml"], 0.06, "leakage ml")
+    require(
         abs(result.vf_percent - truth["vf_percent"]) <= 1.5,
         f"VF % {result.vf_percent:.2f} vs {truth['vf_percent']:.2f}",
     )
-    _require(
+    require(
         result.distribution_score is not None
         and result.distribution_score.total == truth["distribution_score"]["total"],
         f"distribution score {result.distribution_score} vs designed {truth['distribution_score']['total']}",
     )
     seg = results.get("cement.segmentation")
-    _require(seg is not None, "no cement segmentation node written")
-    _require(segment_names(seg) == ["VertebralBody", "Cement", "Leakage"], f"segments {segment_names(seg)}")
+    require(seg is not None, "no cement segmentation node written")
+    require(segment_names(seg) == ["VertebralBody", "Cement", "Leakage"], f"segments {segment_names(seg)}")
     ct = node_to_volume(loaded.volume)
     for name, mask in (("Cement", result.cement_mask), ("Leakage", result.leakage_mask)):
-        _require(
+        require(
             np.array_equal(mask_from_node(seg, ct, segment=name), mask),
             f"segment {name} differs from the result",
         )
     table = results.get("cement.table")
-    _require(table is not None, "no cement table written")
-    _close(_table_value(table, "VF %"), result.vf_percent, 1e-9, "VF % in the table")
+    require(table is not None, "no cement table written")
+    close(table_value(table, "VF %"), result.vf_percent, 1e-9, "VF % in the table")
     return {
         "vbv_ml": result.vbv_ml,
         "cdv_ml": result.cdv_ml,
@@ -135,7 +109,7 @@ def cement_failure_keeps_results(scene=None) -> dict:
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom("BoneQualityCementedVertebra", scene=scene, spacing=(1.5, 1.5, 1.5))
-    results = _holder(scene)
+    results = holder(scene)
     run_cement(loaded.volume, results=results, mask_node=loaded.segmentation, mask_segment="vertebra")
     table = results.get("cement.table")
     before = dataframe_from_table_node(table)
@@ -146,9 +120,9 @@ def cement_failure_keeps_results(scene=None) -> dict:
         message = str(exc)
     else:
         raise AssertionError("an empty seed point list was accepted")
-    _require("seed" in message, f"the error does not name the seed: {message}")
-    _require(results.get("cement.table") is table, "the table node was replaced after a failure")
-    _require(dataframe_from_table_node(table).equals(before), "the previous results changed after a failure")
+    require("seed" in message, f"the error does not name the seed: {message}")
+    require(results.get("cement.table") is table, "the table node was replaced after a failure")
+    require(dataframe_from_table_node(table).equals(before), "the previous results changed after a failure")
     return {"error": message}
 
 
@@ -158,7 +132,7 @@ def cement_cancel_keeps_results(scene=None) -> dict:
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom("BoneQualityCementedVertebra", scene=scene, spacing=(1.5, 1.5, 1.5))
-    results = _holder(scene)
+    results = holder(scene)
     progress = CancellableProgress()
     progress.cancel()
     try:
@@ -173,21 +147,11 @@ def cement_cancel_keeps_results(scene=None) -> dict:
         pass
     else:
         raise AssertionError("cancelling did not stop the analysis (no progress reported?)")
-    _require(results.roles() == [], f"result nodes were written after cancelling: {results.roles()}")
+    require(results.roles() == [], f"result nodes were written after cancelling: {results.roles()}")
     return {"cancelled_at": progress.last}
 
 
 # ------------------------------------------------------------------------------- SacralBoneAnalysis
-def _pelvis(scene, spacing=(1.5, 1.5, 1.5), oblique=True, **options):
-    return load_phantom(
-        "BoneQualityPelvis",
-        scene=scene,
-        spacing=spacing,
-        direction=oblique_direction() if oblique else None,
-        **options,
-    )
-
-
 def corridors_pelvis(scene=None) -> dict:
     """Pelvis phantom (oblique, 1.5 mm) -> corridor logic -> tables, chart, lines, probes, overlay.
 
@@ -201,39 +165,44 @@ def corridors_pelvis(scene=None) -> dict:
     from ..mrml.plots import chart_series
 
     scene = scene or slicer.mrmlScene
-    loaded = _pelvis(scene)
+    loaded = pelvis(scene)
     truth = loaded.truth
-    results = _holder(scene)
+    results = holder(scene)
     result = CorridorSession().analyze(loaded.volume, loaded.landmarks, results=results)
     for side, key in (("L", "entry_left"), ("R", "entry_right")):
         err = float(np.linalg.norm(getattr(result.s1, key) - np.asarray(truth["s1"][f"entry_{side}"])))
-        _require(err < 1.5, f"S1 entry {side} is {err:.2f} mm from the analytic entry")
-    _require(
+        require(err < 1.5, f"S1 entry {side} is {err:.2f} mm from the analytic entry")
+    require(
         abs(result.l5.mean_hu - truth["l5"]["trabecular_mean_hu"]) < 5, f"L5 mean {result.l5.mean_hu:.1f} HU"
     )
     expected = truth["s1"]["expected_region_means"]
     for region in ("corridor", "body", "alae"):
         got, want = result.s1.region_means[region], expected[f"{region}_mean_hu"]
-        _require(abs(got - want) < 10, f"S1 {region} mean {got:.1f} HU vs analytic {want:.1f} HU")
+        require(abs(got - want) < 10, f"S1 {region} mean {got:.1f} HU vs analytic {want:.1f} HU")
     line = results.get("corridors.line.S1.S1_L")
-    _require(line is not None, "no S1 left trajectory line")
+    require(line is not None, "no S1 left trajectory line")
     a, b = line_points(line)  # along the probe: E_L -> C1 (CLINICAL.md section 2)
-    _require(np.allclose(a, result.s1.entry_left, atol=1e-6), "S1 left line does not start at the left entry")
-    _require(np.allclose(b, result.s1_geometry.c1, atol=1e-6), "S1 left line does not end at the S1 centre")
+    require(np.allclose(a, result.s1.entry_left, atol=1e-6), "S1 left line does not start at the left entry")
+    require(np.allclose(b, result.s1_geometry.c1, atol=1e-6), "S1 left line does not end at the S1 centre")
     series = chart_series(results.get("corridors.chart"))
-    _require({"S1", "S2", "S1 cohort L5 > 100 HU"} <= set(series), f"chart series {sorted(series)}")
+    require({"S1", "S2", "S1 cohort L5 > 100 HU"} <= set(series), f"chart series {sorted(series)}")
     curve = dataframe_from_table_node(series["S1"].GetTableNode())
-    _require(
+    require(
         np.allclose(curve["S1"], result.s1.profile_hu, equal_nan=True),
         "chart S1 curve differs from the profile",
     )
     table = dataframe_from_table_node(results.get("corridors.table"))
     z = table.loc[table["Measure"] == "S1 body", "z (L5 > 100 HU)"].iloc[0]
-    _require(
+    require(
         abs(z - result.z_scores["L5 > 100 HU"]["S1_body"]) < 1e-9, "table z-score differs from the result"
     )
-    for role in ("corridors.probe.S1.S1_L", "corridors.thermal.S1", "corridors.overlay", "corridors.summary"):
-        _require(results.get(role) is not None, f"result node {role} missing")
+    for role in (
+        "corridors.probe.S1.S1_L",
+        "corridors.thermal.S1.S1_L",
+        "corridors.overlay",
+        "corridors.summary",
+    ):
+        require(results.get(role) is not None, f"result node {role} missing")
     return {
         "s1_entry_left_error_mm": float(
             np.linalg.norm(result.s1.entry_left - np.asarray(truth["s1"]["entry_L"]))
@@ -249,7 +218,7 @@ def corridors_guided_placement(scene=None) -> dict:
     from ..mrml.markups import guided_landmarks_node, landmarks_from_node, next_unplaced_label
 
     scene = scene or slicer.mrmlScene
-    loaded = _pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
+    loaded = pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
     placed = landmarks_from_node(loaded.landmarks)
     # The phantom holds both landmark sets, and the per-scan bone threshold depends on
     # which are placed (bonequality.imaging.threshold): guide the placement of both.
@@ -260,14 +229,14 @@ def corridors_guided_placement(scene=None) -> dict:
         index = control_point_index(node, label)
         node.SetNthControlPointPositionWorld(index, *(placed[label] * np.array([-1.0, -1.0, 1.0])).tolist())
         clicks += 1
-    _require(
+    require(
         clicks == node.GetNumberOfControlPoints(),
         f"{clicks} clicks for {node.GetNumberOfControlPoints()} points",
     )
-    results = _holder(scene)
+    results = holder(scene)
     guided = CorridorSession().analyze(loaded.volume, node, results=results)
-    direct = CorridorSession().analyze(loaded.volume, loaded.landmarks, results=_holder(scene))
-    _require(
+    direct = CorridorSession().analyze(loaded.volume, loaded.landmarks, results=holder(scene))
+    require(
         abs(guided.s1.region_means["corridor"] - direct.s1.region_means["corridor"]) < 1e-9,
         "guided placement gives another S1 mean than the phantom landmarks",
     )
@@ -279,8 +248,8 @@ def corridors_live_update(scene=None) -> dict:
     from ..mrml.logic_sacral import CorridorSession
 
     scene = scene or slicer.mrmlScene
-    loaded = _pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
-    results = _holder(scene)
+    loaded = pelvis(scene, oblique=False, spacing=(2.0, 2.0, 2.0))
+    results = holder(scene)
     session = CorridorSession()
     first = session.analyze(loaded.volume, loaded.landmarks, results=results)
     table = results.get("corridors.table")
@@ -289,20 +258,20 @@ def corridors_live_update(scene=None) -> dict:
     pos = np.array(node.GetNthControlPointPositionWorld(index))
     node.SetNthControlPointPositionWorld(index, *(pos + np.array([0.0, 0.0, 4.0])).tolist())  # 4 mm superior
     moved = session.update(loaded.volume, node, results=results)
-    _require(
+    require(
         results.get("corridors.table") is table, "live update replaced the table node instead of updating it"
     )
-    _require(
+    require(
         not np.allclose(moved.s1.entry_left, first.s1.entry_left),
         "the left S1 entry did not move with its landmark",
     )
-    _require(
+    require(
         np.allclose(moved.s2.profile_hu, first.s2.profile_hu, equal_nan=True),
         "S2 changed though no S2 landmark moved",
     )
     before = dataframe_from_table_node(table)
     node.SetNthControlPointPositionWorld(index, 5000.0, 5000.0, 5000.0)  # outside the image
-    _require_rejected(
+    require_rejected(
         lambda: session.update(loaded.volume, node, results=results),
         "SI_joint_ventral_sup_L",
         "a landmark outside the image",
@@ -321,27 +290,27 @@ def sacroplasty_pelvis(scene=None) -> dict:
     from ..mrml.markups import line_points
 
     scene = scene or slicer.mrmlScene
-    loaded = _pelvis(scene)
-    results = _holder(scene)
+    loaded = pelvis(scene)
+    results = holder(scene)
     plan = run_sacroplasty(loaded.volume, loaded.landmarks, results=results)
     table = dataframe_from_table_node(results.get("sacroplasty.table"))
-    _require(len(table) == 6, f"{len(table)} trajectory rows instead of 6")
+    require(len(table) == 6, f"{len(table)} trajectory rows instead of 6")
     for side, res in plan.sides.items():
-        _require(res.target_in_bone, f"{side} target outside bone on the normal pelvis phantom")
+        require(res.target_in_bone, f"{side} target outside bone on the normal pelvis phantom")
         line = results.get(f"sacroplasty.line.{side}.axial")
-        _require(line is not None, f"no {side} axial needle line")
+        require(line is not None, f"no {side} axial needle line")
         _a, b = line_points(line)
-        _require(np.allclose(b, res.target_lps, atol=1e-6), f"{side} needle line does not end at the target")
+        require(np.allclose(b, res.target_lps, atol=1e-6), f"{side} needle line does not end at the target")
     slice_node = scene.AddNewNodeByClass("vtkMRMLSliceNode")
     reformat_slice_node(slice_node, plan, "left")
     m = slice_node.GetSliceToRAS()
     center = np.array([m.GetElement(r, 3) for r in range(3)])
-    _require(
+    require(
         np.allclose(center, plan.left.target_lps * [-1.0, -1.0, 1.0], atol=1e-6),
         "reformat not centred on the target",
     )
     normal_ras = np.array([m.GetElement(r, 2) for r in range(3)])
-    _require(abs(normal_ras[2]) < 1e-9, "the reformat plane is not vertical")
+    require(abs(normal_ras[2]) < 1e-9, "the reformat plane is not vertical")
     return {"distance_left_axial_mm": plan.left.trajectories["axial"].distance_to_anterior_cortex_mm}
 
 
@@ -351,12 +320,10 @@ def sacroplasty_live_update(scene=None) -> dict:
     from ..mrml.logic_sacral import SacroplastySession
 
     scene = scene or slicer.mrmlScene
-    loaded = _pelvis(scene, oblique=False)
-    results = _holder(scene)
+    loaded = pelvis(scene, oblique=False)
+    results = holder(scene)
     session = SacroplastySession()
-    _require(
-        session.update(loaded.volume, loaded.landmarks, results=results) is None, "updated before a plan"
-    )
+    require(session.update(loaded.volume, loaded.landmarks, results=results) is None, "updated before a plan")
     first = session.run(loaded.volume, loaded.landmarks, results=results)
     table = results.get("sacroplasty.table")
     node = loaded.landmarks
@@ -364,8 +331,8 @@ def sacroplasty_live_update(scene=None) -> dict:
     pos = np.array(node.GetNthControlPointPositionWorld(index))
     node.SetNthControlPointPositionWorld(index, *(pos + np.array([0.0, 0.0, 3.0])).tolist())  # 3 mm superior
     moved = session.update(loaded.volume, node, results=results)
-    _require(results.get("sacroplasty.table") is table, "live update replaced the table node")
-    _require(
+    require(results.get("sacroplasty.table") is table, "live update replaced the table node")
+    require(
         not np.allclose(moved.target_midsagittal_lps, first.target_midsagittal_lps),
         "the target did not move with S1_corner_PS",
     )
@@ -373,14 +340,14 @@ def sacroplasty_live_update(scene=None) -> dict:
     node.SetNthControlPointPositionWorld(
         index, *node.GetNthControlPointPositionWorld(control_point_index(node, "S1_corner_AI"))
     )
-    _require_rejected(
+    require_rejected(
         lambda: session.update(loaded.volume, node, results=results),
         "S1_corner_PS",
         "coincident corners",
         table,
         before,
     )
-    _require(session.plan is moved, "the session dropped its last good plan")
+    require(session.plan is moved, "the session dropped its last good plan")
     return {
         "target_shift_mm": float(np.linalg.norm(moved.target_midsagittal_lps - first.target_midsagittal_lps))
     }
@@ -396,14 +363,14 @@ def focal_defect_vertebra(scene=None) -> dict:
 
     scene = scene or slicer.mrmlScene
     loaded = load_phantom("BoneQualityVertebra", scene=scene, spacing=(0.6, 0.6, 1.0))
-    results = _holder(scene)
+    results = holder(scene)
     result = run_focal_defect(loaded.volume, results=results, mask_node=loaded.segmentation)
     for attr in MAPS:
         node = results.get(f"focal.{attr}")
-        _require(node is not None, f"no {attr} map node")
+        require(node is not None, f"no {attr} map node")
         back = node_to_volume(node)
-        _require(np.array_equal(back.array, getattr(result, attr).array), f"{attr} node differs from the map")
-        _require(node.GetDisplayNode().GetColorNodeID().endswith("BoneQualityThermal"), f"{attr} not thermal")
+        require(np.array_equal(back.array, getattr(result, attr).array), f"{attr} node differs from the map")
+        require(node.GetDisplayNode().GetColorNodeID().endswith("BoneQualityThermal"), f"{attr} not thermal")
     bmc = result.focal_bmc_loss
     ijk = np.argwhere(result.roi.array)[:, ::-1]
     pts = bmc.index_to_physical(ijk)
@@ -417,12 +384,10 @@ def focal_defect_vertebra(scene=None) -> dict:
         values[r < region["radius_mm"] - 1.0].mean(),
         values[r > region["radius_mm"] + 1.0].mean(),
     )
-    _require(
-        inside > outside, f"defect region BMC loss {inside:.3f} mm not above background {outside:.3f} mm"
-    )
+    require(inside > outside, f"defect region BMC loss {inside:.3f} mm not above background {outside:.3f} mm")
     table = dataframe_from_table_node(results.get("focal.table"))
     row = table[table["Measure"] == "ROI volume"]
-    _close(row["Value"].iloc[0], result.summary.roi_volume_ml, 1e-9, "ROI volume in the table")
+    close(row["Value"].iloc[0], result.summary.roi_volume_ml, 1e-9, "ROI volume in the table")
     return {"bmc_loss_defect_mm": float(inside), "bmc_loss_background_mm": float(outside)}
 
 
@@ -432,9 +397,11 @@ SCENARIOS = {
         corridors_pelvis,
         corridors_guided_placement,
         corridors_live_update,
+        corridors_thermal_placement,
         sacroplasty_pelvis,
         sacroplasty_live_update,
+        sacroplasty_cancel_keeps_results,
     ),
-    "FocalDefect": (focal_defect_vertebra,),
+    "FocalDefect": (focal_defect_vertebra, segmentation_parent_transform),
     "CementVolume": (cement_phantom, cement_failure_keeps_results, cement_cancel_keeps_results),
 }

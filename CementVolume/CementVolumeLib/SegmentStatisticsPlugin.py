@@ -4,11 +4,12 @@ For every segment other than ``VertebralBody`` it reports VF % = CDV / VBV x 100
 cement inside the body (CDV), the body volume (VBV) and whether VF % reaches the
 28.58 % cut-off. The computation is :func:`bonequality.mrml.logic_cement.segment_vf_statistics`
 (tested against real MRML); this class only adapts it to Slicer's plugin interface.
-Registered by the CementVolume module at start-up.
+Registered by the CementVolume module at start-up (:func:`register`).
 """
 
 import slicer
 from SegmentStatisticsPlugins import SegmentStatisticsPluginBase
+from slicer.i18n import tr as _
 
 from bonequality.errors import BoneQualityError
 from bonequality.mrml.logic_cement import VF_STATISTICS, segment_vf_statistics
@@ -20,6 +21,7 @@ class CementVolumeSegmentStatisticsPlugin(SegmentStatisticsPluginBase):
     def __init__(self):
         super().__init__()
         self.name = "Cement VF"
+        self.title = _("Cement VF")
         self.keys = list(VF_STATISTICS)
         self.defaultKeys = list(VF_STATISTICS)
 
@@ -38,7 +40,7 @@ class CementVolumeSegmentStatisticsPlugin(SegmentStatisticsPluginBase):
         if key not in VF_STATISTICS:
             return None
         name, units = VF_STATISTICS[key]
-        return self.createMeasurementInfo(name=name, description=name, units=units)
+        return self.createMeasurementInfo(name=name, title=name, description=name, units=units)
 
 
 def register() -> None:
