@@ -11,14 +11,19 @@ node, the widget and the self-test.
 # Slicer conventions ruff would flag: camelCase parameter-node fields (they are the
 # SlicerParameterName keys of the .ui), typing.Union/Optional (parameterNodeWrapper inspects
 # typing.Union, not X | Y), and unittest-style asserts in ScriptedLoadableModuleTest.
-# ruff: noqa: N815, UP045, PT009
+# ruff: noqa: N815, UP007, UP045, PT009
 
-from typing import Annotated, Optional
+from typing import Annotated, Optional, Union
 
 import qt
 import slicer
 import vtk
-from slicer import vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode
+from slicer import (
+    vtkMRMLLabelMapVolumeNode,
+    vtkMRMLMarkupsFiducialNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+)
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
@@ -83,6 +88,9 @@ class SacralBoneAnalysisParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     landmarks: vtkMRMLMarkupsFiducialNode
     landmarkSet: Annotated[str, Choice(list(LANDMARK_SETS))] = "corridors + sacroplasty"
+    # Optional sacrum segmentation: the sacroplasty envelope instead of the cortical shell.
+    sacrumMask: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
+    sacrumSegment: str = ""
     autoBoneThreshold: bool = True
     # The library's one range (bonequality.validation.BONE_THRESHOLD_RANGE_HU, exclusive ends).
     boneThreshold: Annotated[float, WithinRange(1.0, 3070.0)] = 250.0
@@ -350,7 +358,13 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
             results=self.results(),
             bone_threshold=self._threshold(p),
             progress=progress,
+            **self._sacrum(p),
         )
+
+    @staticmethod
+    def _sacrum(p) -> dict:
+        """The optional sacrum mask selection as the sacroplasty logic's keywords."""
+        return {"sacrum_mask_node": p.sacrumMask, "sacrum_segment": p.sacrumSegment or None}
 
     def hasResults(self) -> bool:
         """Whether there are corridor or sacroplasty results for a live update to refresh."""
@@ -364,7 +378,11 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
             updated = True
         if self.sacroplasty.plan is not None:
             self.sacroplasty.update(
-                p.inputVolume, p.landmarks, results=self.results(), bone_threshold=self._threshold(p)
+                p.inputVolume,
+                p.landmarks,
+                results=self.results(),
+                bone_threshold=self._threshold(p),
+                **self._sacrum(p),
             )
             updated = True
         return updated

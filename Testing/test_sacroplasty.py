@@ -199,13 +199,18 @@ def test_per_scan_threshold_is_midway_between_soft_tissue_and_bone(slab):
 
 
 def test_target_in_front_of_the_anterior_cortex_is_a_breach(slab):
-    # Placed 5 mm in front of the cortex (y = -5): back along (1, -3, 0) to y = 0 is 5/3 * sqrt(10).
+    # Placed 5 mm in front of the cortex (y = -5): the breach depth is its shortest distance to the
+    # envelope (the bone box), 5 mm, reported negative on all three trajectories (issue 11).
     plan = plan_sacroplasty(slab, landmarks(sacroplasty_target_L=(35, -5, 8)), bone_threshold=THRESHOLD)
     assert plan.left.target_source == "placed"
     assert not plan.left.target_in_bone
     assert plan.right.target_in_bone
     ax = plan.left.trajectories["axial"]
-    assert ax.distance_to_anterior_cortex_mm == pytest.approx(-5 / 3 * S10, abs=TOL)
+    assert ax.distance_to_anterior_cortex_mm == pytest.approx(-5.0, abs=TOL)
+    assert {t.distance_to_anterior_cortex_mm for t in plan.left.trajectories.values()} == {
+        ax.distance_to_anterior_cortex_mm
+    }
+    assert plan.left.breach_cortex == "anterior sacral cortex"
     assert ax.category == "<3 mm"
     assert plan.warnings[0].startswith("BREACH: the left target")
     assert not plan.lr_line_in_bone  # the line to the right target leaves the bone at y < 0
@@ -399,9 +404,12 @@ def test_pelvis_phantom_targets_and_distances_match_its_geometry(pelvis):
 # the S1 corners, so T stays at (0, -2, 0) while the S1 endplate faces antero-superiorly. The
 # expectations below are computed here, independently of the planner: the needle directions
 # from the landmarks as the intersection of two planes (CLINICAL.md 3), and the distance to the
-# anterior cortex by marching along the needle on the analytic HU function in 0.01 mm steps with
-# the planner's definition (bone = HU >= threshold met within 30 mm in front of the target; the
-# anterior cortex is where HU then drops below the threshold for at least 5 mm).
+# anterior cortex by marching along the needle on the analytic HU function in 0.01 mm steps (bone
+# = HU >= threshold met within 30 mm in front of the target; the anterior cortex is where HU then
+# drops below the threshold for at least 5 mm). That was the planner's own rule before issue 11;
+# the planner now leaves the cortical envelope instead, which on this phantom is the same surface:
+# every needle leaves the ala through an intact cortex, and nothing below the threshold but
+# marrow lies between the target and it.
 TILT = 30.0
 SAGITTAL = {
     "disc_parallel": lambda lm: lm["S1_corner_AS"] - lm["S1_corner_PS"],

@@ -60,15 +60,22 @@ def corridors_figures(inputs: CaseInputs, case_dir: Path) -> dict:
 
 
 def sacroplasty_figures(inputs: CaseInputs, case_dir: Path) -> dict:
-    """Seed 001 needle plan: ``ct``, ``landmarks`` (the S1 corners), optional ``bone_threshold``."""
+    """Seed 001 needle plan: ``ct``, ``landmarks`` (the S1 corners), optional ``bone_threshold``
+    and ``sacrum_mask`` (the envelope instead of the cortical shell; ``sacrum_label`` selects
+    the sacrum in a label map)."""
     from ..sacroplasty import SacroplastyInputs, run
 
+    sacrum = None
+    if inputs.has("sacrum_mask"):
+        sacrum = inputs.mask("sacrum_mask", label=inputs.value("sacrum_label"), segment=None)
     si = SacroplastyInputs(
         ct=inputs.ct(),
         landmarks=inputs.landmarks(),
         bone_threshold=inputs.value("bone_threshold"),
         name=inputs.name("ct"),
-        sources=inputs.sources("ct", "landmarks"),
+        sources=inputs.sources("ct", "landmarks", "sacrum_mask"),
+        sacrum_mask=sacrum,
+        sacrum_mask_name=inputs.name("sacrum_mask") if sacrum is not None else "sacrum mask",
     )
     return _write(run(si), si, case_dir)
 

@@ -68,7 +68,9 @@ INPUT_COLUMNS: Mapping[str, ColumnSpec] = {
     "l5_mask": ColumnSpec(
         "path", "L5 vertebral-body mask for the corridors' L5 density (label, segment select)"
     ),
-    "sacrum_mask": ColumnSpec("path", "sacrum mask for cement: cement per ala and sacral leakage"),
+    "sacrum_mask": ColumnSpec(
+        "path", "sacrum mask: the sacroplasty envelope; for cement, cement per ala and sacral leakage"
+    ),
     "sacrum_label": ColumnSpec("int", "label value of the sacrum in a label-map sacrum_mask"),
     "screws": ColumnSpec("path", "cement: screws .mrk.json (lines or entry/tip pairs), 7 mm unless stated"),
     "seed": ColumnSpec("point", "seed point inside the vertebral body, LPS mm 'x,y,z'"),

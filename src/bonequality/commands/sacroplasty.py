@@ -1,19 +1,23 @@
 """``bonequality sacroplasty``: needle targets, trajectories and depths (seed 001).
 
 Writes ``DIR/summary.json`` (:meth:`SacroplastyPlan.to_dict` and the input file names)
-and ``DIR/report.png`` (:mod:`bonequality.sacroplasty.report`).
+and ``DIR/report.png`` (:mod:`bonequality.sacroplasty.report`). With ``--sacrum-mask`` (a
+label map, NIfTI or Slicer ``.seg.nrrd``; ``--label`` or ``--segment`` selects the sacrum)
+the mask is what is inside the sacrum; otherwise the cortical shell of the CT is.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputFileError
 from ..landmarks import read_mrk_json
 from ..outputs import atomic_output_dir
 from ..progress import report, scaled
 from ..report import DemoSection
 from ..sacroplasty import REFERENCE, SacroplastyInputs, SacroplastyPlan, plot_plan
 from ..sacroplasty import run as run_sacroplasty
+from ..segmentation import read_mask
 from ..volume import Volume
 from .args import bone_threshold_hu
 
@@ -31,6 +35,14 @@ def add_arguments(parser) -> None:
         default=None,
         help="bone threshold in HU (default: per scan)",
     )
+    parser.add_argument(
+        "--sacrum-mask",
+        help="sacrum segmentation (label map, NIfTI or .seg.nrrd, e.g. TotalSegmentator's sacrum): "
+        "it decides what is inside the sacrum instead of the CT's cortical shell",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--label", type=int, help="label value of the sacrum in a label-map --sacrum-mask")
+    which.add_argument("--segment", help="segment name of the sacrum in a .seg.nrrd --sacrum-mask")
 
 
 def summary(plan: SacroplastyPlan, out) -> dict:
@@ -41,20 +53,39 @@ def summary(plan: SacroplastyPlan, out) -> dict:
             side: {k: round(t.distance_to_anterior_cortex_mm, 1) for k, t in res.trajectories.items()}
             for side, res in plan.sides.items()
         },
+        "envelope": plan.envelope.get("envelope_name"),
         "warnings": list(plan.warnings),
     }
 
 
-def run(args, progress=None) -> dict:
-    report(progress, 0.0, "reading CT")
+def inputs_from_args(args) -> SacroplastyInputs:
+    """The command's arguments as validated :class:`SacroplastyInputs` (files read here)."""
+    if (args.label is not None or args.segment) and not args.sacrum_mask:
+        raise InputFileError(
+            "--label and --segment select the sacrum in --sacrum-mask; give --sacrum-mask too"
+        )
     name = f"CT {args.ct}"
-    inputs = SacroplastyInputs(
+    sources = {"ct": str(args.ct), "landmarks": str(args.landmarks)}
+    mask, mask_name = None, "sacrum mask"
+    if args.sacrum_mask:
+        what = f"--sacrum-mask {args.sacrum_mask}"
+        mask = read_mask(args.sacrum_mask, label=args.label, segment=args.segment, name=what)
+        mask_name = f"sacrum mask {Path(args.sacrum_mask).name}"
+        sources["sacrum_mask"] = str(args.sacrum_mask)
+    return SacroplastyInputs(
         Volume.read(args.ct, name=name),
         read_mrk_json(args.landmarks),
         bone_threshold=args.bone_threshold,
         name=name,
-        sources={"ct": str(args.ct), "landmarks": str(args.landmarks)},
+        sources=sources,
+        sacrum_mask=mask,
+        sacrum_mask_name=mask_name,
     )
+
+
+def run(args, progress=None) -> dict:
+    report(progress, 0.0, "reading CT")
+    inputs = inputs_from_args(args)
     plan = run_sacroplasty(inputs, progress=scaled(progress, 0.4, 0.6))
     report(progress, 0.6, "writing report")
     with atomic_output_dir(args.out) as stage:

@@ -5,6 +5,7 @@
 * :mod:`.rays` - sampling along rays and the one "where a ray leaves bone" rule of
   CLINICAL.md section 2 ("Bone surface");
 * :mod:`.threshold` - the one per-scan bone threshold (seed 000);
+* :mod:`.envelope` - the region a cortical shell (or a sacrum mask) encloses;
 * :mod:`.body` - the one vertebral-body source (body mask, whole-vertebra mask with the
   automatic posterior cut, or a seed point).
 
@@ -13,6 +14,7 @@ Sampling a volume at LPS points is :meth:`bonequality.volume.Volume.sample`.
 
 from .body import BodyOptions, BodySource, VertebralBody, vertebral_body
 from .canal import CanalInfo, find_canal
+from .envelope import Envelope, cortical_envelope, mask_envelope
 from .grid import bbox_slices, crop, lps_grid_mask, lps_reference, resample_onto, voxel_points
 from .morphology import axial_axis, ball, fill_holes, fill_voids, largest_component
 from .rays import RayExit, bone_exit, clip_to_image, close_gaps, crossing, first_sustained_run, runs
@@ -22,6 +24,7 @@ __all__ = [
     "BodyOptions",
     "BodySource",
     "CanalInfo",
+    "Envelope",
     "RayExit",
     "VertebralBody",
     "axial_axis",
@@ -31,6 +34,7 @@ __all__ = [
     "bone_threshold",
     "clip_to_image",
     "close_gaps",
+    "cortical_envelope",
     "crop",
     "crossing",
     "fill_holes",
@@ -40,6 +44,7 @@ __all__ = [
     "largest_component",
     "lps_grid_mask",
     "lps_reference",
+    "mask_envelope",
     "resample_onto",
     "runs",
     "threshold_profiles",

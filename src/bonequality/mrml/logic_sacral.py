@@ -287,7 +287,12 @@ def write_corridor_results(result: CorridorResult, volume_node, results: ResultN
 
 # ------------------------------------------------------------------------------ sacroplasty
 def sacroplasty_table(plan: SacroplastyPlan) -> pd.DataFrame:
-    """Side x trajectory rows with seed 001 Table 1 reference values beside them."""
+    """Side x trajectory rows with seed 001 Table 1 reference values beside them.
+
+    A target outside the envelope has its breach depth (the same on its three rows, and
+    the negative distance); the envelope that decided is the node attribute
+    ``BoneQuality.Envelope`` (:func:`write_sacroplasty_results`).
+    """
     import pandas as pd
 
     rows = []
@@ -303,6 +308,7 @@ def sacroplasty_table(plan: SacroplastyPlan) -> pd.DataFrame:
                     "Seed 001 mean ± SD (mm)": f"{ref['mean_mm']} ± {ref['sd_mm']}",
                     "Needle depth (mm)": float(t.needle_depth_mm),
                     "Target in bone": bool(res.target_in_bone),
+                    "Breach depth (mm)": float(res.breach_depth_mm),
                     "Low-HU gaps before target": len(t.gaps_mm),
                 }
             )
@@ -310,65 +316,151 @@ def sacroplasty_table(plan: SacroplastyPlan) -> pd.DataFrame:
 
 
 class SacroplastySession(_CachedVolume):
-    """Keeps one :class:`SacroplastyPlanner` per CT and the last plan, for live re-planning."""
+    """Keeps one :class:`SacroplastyPlanner` per CT, threshold and sacrum mask, for live re-planning.
+
+    The planner keeps the envelope (the sacrum mask, or the CT's cortical shell), so a
+    dragged landmark only re-samples the six rays: :meth:`update` reuses the cortical
+    envelope while the per-scan threshold stays within
+    :data:`~bonequality.sacroplasty.planner.LIVE_ENVELOPE_TOLERANCE` of the one it was built
+    with, and the sacrum mask read by the last :meth:`run`; :meth:`run` builds them at the
+    plan's own threshold and reads the mask node again.
+    """
 
     def __init__(self):
         super().__init__()
         self._planner: SacroplastyPlanner | None = None
+        self._planner_key = None
+        self._mask = None
         self.plan: SacroplastyPlan | None = None
 
     def _volume_changed(self) -> None:
         self._planner = None
+        self._mask = None
         self.plan = None
 
+    def _sacrum_mask(self, node, volume: Volume, segment, label, *, reuse: bool):
+        """``(key, mask, name)`` of the sacrum mask node on the CT grid (None without a node)."""
+        if node is None:
+            return None, None, "sacrum mask"
+        from .segmentations import mask_from_node
+
+        key = (node.GetID(), segment, label)
+        if not (reuse and self._mask is not None and self._mask[0] == key):
+            self._mask = (key, mask_from_node(node, volume, segment=segment, label=label))
+        return key, self._mask[1], f"sacrum mask '{node.GetName()}'"
+
     def run(
-        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
+        self,
+        volume_node,
+        landmarks_node,
+        *,
+        results: ResultNodes,
+        bone_threshold=None,
+        sacrum_mask_node=None,
+        sacrum_segment: str | None = None,
+        sacrum_label: int | None = None,
+        progress=None,
+        live: bool = False,
     ) -> SacroplastyPlan:
         """Plan the needles (one planner call) and write the result nodes; nothing is written on error.
 
         The nodes become a :class:`~bonequality.sacroplasty.SacroplastyInputs` (the same
-        checks as the CLI and batch); the planner is kept while the CT and threshold stay.
-        ``progress(fraction, message)`` may raise :class:`~bonequality.errors.OperationCancelled`.
+        checks as the CLI and batch). ``sacrum_mask_node`` (a segmentation or label map
+        node; ``sacrum_segment`` / ``sacrum_label`` select the sacrum) is then the envelope
+        (:func:`bonequality.mrml.segmentations.mask_from_node`). The planner is kept while
+        the CT, the threshold and the mask stay. ``progress(fraction, message)`` may raise
+        :class:`~bonequality.errors.OperationCancelled`. ``live``: a landmark was dragged
+        (:meth:`update`).
         """
+        from ..sacroplasty.planner import LIVE_ENVELOPE_TOLERANCE
+
         report(progress, 0.0, "sacroplasty: reading the CT and landmarks")
+        volume = self.volume(volume_node)
+        mask_key, mask, mask_name = self._sacrum_mask(
+            sacrum_mask_node, volume, sacrum_segment, sacrum_label, reuse=live
+        )
         inputs = SacroplastyInputs(
-            self.volume(volume_node),
+            volume,
             landmarks_from_node(landmarks_node),
             bone_threshold=bone_threshold,
             name=volume_node.GetName(),
+            sacrum_mask=mask,
+            sacrum_mask_name=mask_name,
         )
-        if self._planner is None or self._planner.bone_threshold != inputs.bone_threshold:
+        key = (inputs.bone_threshold, mask_key)
+        if self._planner is None or self._planner_key != key or (mask is not None and not live):
             report(progress, 0.2, "sacroplasty: preparing the CT")
             self._planner = SacroplastyPlanner.from_inputs(inputs)
+            self._planner_key = key
         report(progress, 0.6, "sacroplasty: planning needles")
-        plan = self._planner.plan(inputs.landmarks)
+        plan = self._planner.plan(
+            inputs.landmarks, envelope_tolerance=LIVE_ENVELOPE_TOLERANCE if live else 0.0
+        )
         report(progress, 0.9, "sacroplasty: writing the results")
         self.plan = plan
         write_sacroplasty_results(plan, volume_node.GetName(), results)
         return plan
 
-    def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None):
+    def update(
+        self,
+        volume_node,
+        landmarks_node,
+        *,
+        results: ResultNodes,
+        bone_threshold=None,
+        sacrum_mask_node=None,
+        sacrum_segment: str | None = None,
+        sacrum_label: int | None = None,
+    ):
         """After a landmark moved: re-plan if a plan was made before (else nothing to update)."""
         if self.plan is None:
             return None
-        return self.run(volume_node, landmarks_node, results=results, bone_threshold=bone_threshold)
+        return self.run(
+            volume_node,
+            landmarks_node,
+            results=results,
+            bone_threshold=bone_threshold,
+            sacrum_mask_node=sacrum_mask_node,
+            sacrum_segment=sacrum_segment,
+            sacrum_label=sacrum_label,
+            live=True,
+        )
 
 
 def run_sacroplasty(
-    volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None
+    volume_node,
+    landmarks_node,
+    *,
+    results: ResultNodes,
+    bone_threshold=None,
+    sacrum_mask_node=None,
+    sacrum_segment: str | None = None,
+    sacrum_label: int | None = None,
 ) -> SacroplastyPlan:
-    """One-off plan (a fresh :class:`SacroplastySession`) written as result nodes."""
+    """One-off plan (a fresh :class:`SacroplastySession`) written as result nodes.
+
+    ``sacrum_mask_node``: an optional segmentation or label map node holding the sacrum
+    (``sacrum_segment`` / ``sacrum_label`` select it); it is then the envelope.
+    """
     return SacroplastySession().run(
-        volume_node, landmarks_node, results=results, bone_threshold=bone_threshold
+        volume_node,
+        landmarks_node,
+        results=results,
+        bone_threshold=bone_threshold,
+        sacrum_mask_node=sacrum_mask_node,
+        sacrum_segment=sacrum_segment,
+        sacrum_label=sacrum_label,
     )
 
 
 def write_sacroplasty_results(plan: SacroplastyPlan, name: str, results: ResultNodes) -> None:
+    """The table (warnings and envelope as attributes), the target points and the needle lines."""
     scene = results.scene
     table = dataframe_to_table_node(
         sacroplasty_table(plan), results.get("sacroplasty.table"), name=f"{name} sacroplasty", scene=scene
     )
     table.SetAttribute("BoneQuality.Warnings", "\n".join(plan.warnings))
+    table.SetAttribute("BoneQuality.Envelope", str(plan.envelope.get("envelope_name", "")))
     results.keep("sacroplasty.table", table)
     targets = Landmarks(
         [

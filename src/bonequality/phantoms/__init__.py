@@ -46,6 +46,7 @@ GENERATORS: dict[str, str] = {
     "pelvis": "bonequality.phantoms.pelvis:make_pelvis",
     "vertebra": "bonequality.phantoms.vertebra:make_vertebra",
     "cemented-vertebra": "bonequality.phantoms.cemented:make_cemented_vertebra",
+    "sacrum-block": "bonequality.phantoms.sacrum_block:make_sacrum_block",
 }
 
 

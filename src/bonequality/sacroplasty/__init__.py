@@ -27,25 +27,36 @@ Definitions implemented here (all coordinates LPS millimetres; ``x`` = patient l
   axial view. All three trajectories of one side therefore lie in one plane, the
   sagittal-oblique plane through ``T_X`` spanned by ``j`` and ``z`` (seed 001 Fig. 1C),
   which :func:`reformat_along_joint` samples.
-* Along each trajectory (the line through ``T_X`` with direction ``d``) the CT is sampled
-  every ``step_mm`` and classified with the bone threshold. As in CLINICAL.md section 2
-  ("Bone surface"), the ray has left the bone only where HU stays below the threshold for
-  at least ``min_exit_run_mm``; shorter low-HU stretches between bone count as inside.
-  ``T_X`` is *in bone* when the ray meets bone within ``max_marrow_mm`` (30 mm) in front
-  of it: ala marrow is often fatty and below any bone threshold, so the target itself
-  may read -30 HU although it lies inside the ala. The *anterior cortex* is where the ray
-  then leaves that bone (threshold crossing interpolated between samples); the distance
-  is positive. For a target with no bone in front of it (presacral soft tissue) the
-  distance is measured back to the outer surface of the last bone behind it and is
-  negative: a breach (seed 001 Fig. 3). A target behind the sacrum would wrongly count
-  as inside; the landmarks (S1 corners) rule that out in practice.
+* **Inside the sacrum** is the *envelope* (:mod:`bonequality.imaging.envelope`): the region
+  the cortical shell encloses, whatever the density inside it (fatty ala marrow is often
+  below any bone threshold: seed 000 reports alar means near 0 HU and below). It is built
+  once per plan from the CT with the plan's bone threshold (cortex at or above it, closing
+  by a rolling ball of ``closing_mm``, hole filling in 3-D), in a box around the landmarks,
+  and kept by the planner while landmarks move. A sacrum segmentation given by the user
+  (``sacrum_mask``) *is* the envelope.
+* **One decision per side**: ``target_in_bone`` is whether ``T_X`` lies in the envelope; it is
+  the same for all three trajectories. For a target inside, each trajectory's distance is
+  measured forward (the CT and envelope sampled every ``step_mm``) to where the ray leaves the
+  envelope, refined to the cortex's outer surface (the HU threshold crossing within about one
+  voxel of it, where the cortex reaches the threshold); it is positive. For a target outside,
+  one *breach depth* (its shortest distance to the envelope, :mod:`.breach`) is reported,
+  negative, on all three trajectories, and the BREACH warning names it and the cortex passed
+  (anterior, dorsal, superior, inferior, lateral or medial). A target behind the sacrum,
+  posterior to the dorsal cortex, is outside too. With a sacrum mask, a target outside the mask
+  but inside the cortical shell is a breach whose warning names both.
 * The *skin entry* is the first tissue -> air crossing (``air_hu``, default -500 HU,
   air sustained >= ``min_air_run_mm``) behind ``T_X``; the *dorsal bone entry* is the
-  first bone sample met from the skin towards the target; the *needle depth* is
-  ``|T_X - skin|``.
+  first bone sample (HU at or above the threshold) met from the skin towards the target, or
+  where the ray enters the envelope when no sample reaches the threshold; the *needle
+  depth* is ``|T_X - skin|``.
 * A *low-HU gap* (neural foramen or sacral canal crossed before the target) is a run of
   at least ``gap_min_mm`` below ``gap_hu`` strictly between the dorsal bone entry and the
-  target, with denser tissue on both sides.
+  target, with denser tissue on both sides; with a sacrum mask only runs that leave the mask
+  (which leaves out the canal and the foramina) count. Fatty marrow is as dark, so in a
+  fatty ala these are prompts to look, not findings.
+* The *left-right line* between the two targets leaves the sacrum where, for at least 2 mm,
+  it is outside the envelope or in a notch the closing bridged (looking anterior from it, the
+  envelope ends before any cortex, :func:`.sides.lr_line_in_envelope`).
 
 * The bone threshold is the user's or, by default, the per-scan threshold
   :func:`bonequality.imaging.threshold.bone_threshold` of the CT and the landmarks: the
@@ -55,7 +66,8 @@ Categories follow seed 001 Table 1: ``"<3 mm"``, ``"3-10 mm"``, ``">10 mm"`` (ne
 distances are ``"<3 mm"``).
 
 Modules: :mod:`.options` (constants, trajectories, categories, options), :mod:`.targets`
-(landmark checks, targets, directions), :mod:`.rays` (one needle ray), :mod:`.planner`,
+(landmark checks, targets, directions), :mod:`.rays` (one needle ray), :mod:`.breach` (a
+target outside), :mod:`.sides` (per-side warnings, the left-right line), :mod:`.planner`,
 :mod:`.result`, :mod:`.inputs`, :mod:`.analysis` (:func:`run`), :mod:`.reformat` and
 :mod:`.report` (figure and output files).
 """

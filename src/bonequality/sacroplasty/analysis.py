@@ -41,6 +41,7 @@ def plan_sacroplasty(
     *,
     bone_threshold: float | None = None,
     options: SacroplastyOptions | None = None,
+    sacrum_mask=None,
 ) -> SacroplastyPlan:
     """Plan sacroplasty needles on ``volume`` from ``landmarks`` (seed 001; CLINICAL.md section 3).
 
@@ -56,9 +57,15 @@ def plan_sacroplasty(
     bone_threshold : float, optional
         HU; None = the per-scan threshold (:func:`bonequality.imaging.threshold.bone_threshold`).
     options : SacroplastyOptions, optional
+    sacrum_mask : Volume or bool ndarray on ``volume``'s grid, optional
+        A sacrum segmentation: then it decides what is inside the sacrum (the envelope).
 
     Returns
     -------
     SacroplastyPlan
     """
-    return run(SacroplastyInputs(volume, landmarks, bone_threshold=bone_threshold, options=options))
+    return run(
+        SacroplastyInputs(
+            volume, landmarks, bone_threshold=bone_threshold, options=options, sacrum_mask=sacrum_mask
+        )
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..geometry import unit
+from ..imaging.envelope import DEFAULT_CLOSING_MM
 from ..validation import check_number
 
 __all__ = [
@@ -120,7 +121,8 @@ _RANGES = {
     "min_air_run_mm": (0.0, False, 100.0),
     "gap_hu": (-1100.0, True, 3071.0),
     "gap_min_mm": (0.0, False, 100.0),
-    "max_marrow_mm": (0.0, True, 200.0),
+    "closing_mm": (0.0, True, 50.0),
+    "envelope_margin_mm": (0.0, False, 500.0),
     "max_back_mm": (0.0, False, 2000.0),
     "max_forward_mm": (0.0, False, 2000.0),
 }
@@ -144,12 +146,12 @@ class SacroplastyOptions:
         Low-HU gap threshold (foramen / canal); None = min(bone threshold, 100 HU).
     gap_min_mm : float
         Shortest low-HU run reported as a gap.
-    max_marrow_mm : float
-        The target counts as inside the bone when the ray meets bone (>= threshold) within
-        this distance in front of it: fatty or osteoporotic ala marrow is often below any
-        bone threshold (seed 000: alae 8 ± 56 HU when L5 <= 100 HU), so the anterior cortex
-        may lie beyond a long low-HU stretch. Also the longest low-HU stretch the left-right
-        line between the targets may cross without "leaving the sacrum".
+    closing_mm : float
+        Radius of the closing ball of the cortical envelope
+        (:func:`bonequality.imaging.envelope.cortical_envelope`): gaps in the cortical
+        shell up to about twice this wide are sealed.
+    envelope_margin_mm : float
+        The cortical envelope is built in the box around the landmarks grown by this much.
     max_back_mm, max_forward_mm : float
         How far behind / in front of the target the rays are sampled.
 
@@ -165,7 +167,8 @@ class SacroplastyOptions:
     min_air_run_mm: float = 5.0
     gap_hu: float | None = None
     gap_min_mm: float = 3.0
-    max_marrow_mm: float = 30.0
+    closing_mm: float = DEFAULT_CLOSING_MM
+    envelope_margin_mm: float = 60.0
     max_back_mm: float = 350.0
     max_forward_mm: float = 200.0
 

@@ -1,8 +1,8 @@
-"""Along one needle: anterior cortex, skin, dorsal bone entry and low-HU gaps (CLINICAL.md 3).
+"""Along one needle: where it leaves the envelope, the skin, the dorsal bone entry, low-HU gaps.
 
-The 1-D rules are those of :mod:`bonequality.imaging.rays`; the anterior cortex is
-:func:`~bonequality.imaging.rays.bone_exit` (first mode) from the first bone in front of
-the target.
+The envelope (:mod:`bonequality.imaging.envelope`) decides what is inside the sacrum;
+HU decide where exactly its surface is and what the needle crosses on its way in. The
+1-D helpers are those of :mod:`bonequality.imaging.rays`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import unit
-from ..imaging.rays import bone_exit, clip_to_image, close_gaps, crossing, first_sustained_run, runs
-from .options import ANTERIOR, SacroplastyOptions
+from ..imaging.rays import clip_to_image, crossing, first_sustained_run, runs
+from .options import SacroplastyOptions
 
-__all__ = ["RayMeasures", "analyse_ray", "lr_line_in_bone", "sample_rays"]
+__all__ = ["RayMeasures", "analyse_ray", "envelope_exit", "refine_to_cortex", "sample_rays"]
 
 
 @dataclass(frozen=True)
@@ -24,13 +23,15 @@ class RayMeasures:
 
     Attributes
     ----------
-    in_bone : bool
-        Bone within ``max_marrow_mm`` in front of the target.
-    cortex_t : float
-        Anterior cortex (positive) or, for a target outside the bone, the outer surface of
-        the last bone behind it (negative); NaN when not found.
-    cortex_at_image_edge : bool
-        Still in bone where the ray leaves the image (``cortex_t`` is NaN).
+    exit_t : float
+        Where the ray leaves the envelope in front of a target inside it, at the outer
+        surface of the cortex there (positive); NaN for a target outside the envelope or
+        when the ray leaves the image (or the envelope's region) still inside.
+    exit_at_image_edge : bool
+        The ray is still inside the envelope where the image or the envelope's region ends.
+    cortex_crossed : bool
+        A sample at or above the bone threshold lies between the target and the exit: the
+        envelope ends at a visible cortex there, not at a bridged gap.
     skin_t : float
         Skin entry (negative).
     skin_at_image_edge : bool
@@ -41,20 +42,20 @@ class RayMeasures:
         Low-HU gaps between the dorsal bone entry and the target.
     """
 
-    in_bone: bool
-    cortex_t: float
-    cortex_at_image_edge: bool
+    exit_t: float
+    exit_at_image_edge: bool
+    cortex_crossed: bool
     skin_t: float
     skin_at_image_edge: bool
     entry_t: float
     gaps: tuple[tuple[float, float], ...]
 
 
-def sample_rays(volume, starts: np.ndarray, dirs: np.ndarray, options: SacroplastyOptions):
-    """Sample rays ``starts + t * dirs`` on one shared grid of ``t``; outside = NaN.
+def sample_rays(volume, envelope, starts: np.ndarray, dirs: np.ndarray, options: SacroplastyOptions):
+    """Sample CT and envelope along ``starts + t * dirs`` on one shared grid of ``t``.
 
-    Returns ``(t, i0, hu)``: the parameters (mm), the index of ``t = 0`` and the ``(R, n)``
-    samples.
+    Returns ``(t, i0, hu, inside)``: the parameters (mm), the index of ``t = 0``, the
+    ``(R, n)`` HU (NaN outside the image) and envelope values (0-1, 0 outside its grid).
     """
     o = options
     t0, t1 = clip_to_image(volume, starts, dirs, -o.max_back_mm, o.max_forward_mm)
@@ -62,24 +63,52 @@ def sample_rays(volume, starts: np.ndarray, dirs: np.ndarray, options: Sacroplas
     k1 = int(np.ceil(np.max(t1) / o.step_mm)) + 1
     t = np.arange(k0, k1 + 1) * o.step_mm
     pts = starts[:, None, :] + t[None, :, None] * dirs[:, None, :]
-    return t, -k0, volume.sample(pts)
+    return t, -k0, volume.sample(pts), envelope.sample(pts)
 
 
-def _cortex(t, i0, hu, bone, threshold, o: SacroplastyOptions) -> tuple[bool, float, bool]:
-    """``(in bone, cortex t, at image edge)``: the exit in front, or the breach distance behind."""
-    n_marrow = int(np.ceil(o.max_marrow_mm / o.step_mm))
-    ahead = np.flatnonzero(bone[i0 : i0 + n_marrow + 1])
-    if ahead.size:
-        ex = bone_exit(t, hu, threshold, min_run_mm=o.min_exit_run_mm, search_from=i0 + int(ahead[0]))
-        if ex.at_image_edge:
-            return True, np.nan, True
-        return True, ex.t, False
-    closed = close_gaps(bone, int(np.ceil(o.min_exit_run_mm / o.step_mm)))
-    behind = np.flatnonzero(closed[:i0])
-    if behind.size:
-        b = int(behind[-1])
-        return False, crossing(t, hu, b, b + 1, threshold), False
-    return False, np.nan, False
+def envelope_exit(t, inside, i0: int) -> tuple[float, int]:
+    """``(t, index)`` where ``inside`` (0-1) first falls below 0.5 after ``i0``; ``(NaN, -1)`` if never.
+
+    The crossing is interpolated linearly between the last inside and the first outside sample.
+    """
+    out = np.flatnonzero(inside[i0 + 1 :] < 0.5)
+    if not out.size:
+        return np.nan, -1
+    e = i0 + 1 + int(out[0])
+    a, b = float(inside[e - 1]), float(inside[e])
+    frac = (a - 0.5) / (a - b) if a != b else 0.5
+    return float(t[e - 1] + frac * (t[e] - t[e - 1])), e
+
+
+def refine_to_cortex(t, hu, t_env: float, threshold: float, window_mm: float, *, outward: bool = True):
+    """The HU threshold crossing of a cortex nearest to ``t_env`` within ``window_mm``, else ``t_env``.
+
+    ``outward``: crossings from bone (>= threshold) to below it with increasing ``t`` (a ray
+    leaving bone); otherwise from below to bone (a ray arriving at bone).
+    """
+    finite = np.isfinite(hu)
+    bone = finite & (hu >= threshold)
+    if outward:
+        idx = np.flatnonzero(bone[:-1] & ~bone[1:] & finite[1:])
+        cand = [crossing(t, hu, i, i + 1, threshold) for i in idx if abs(t[i] - t_env) <= window_mm + 1]
+    else:
+        idx = np.flatnonzero(~bone[:-1] & finite[:-1] & bone[1:])
+        cand = [crossing(t, hu, i + 1, i, threshold) for i in idx if abs(t[i] - t_env) <= window_mm + 1]
+    cand = [c for c in cand if abs(c - t_env) <= window_mm]
+    return min(cand, key=lambda c: abs(c - t_env)) if cand else float(t_env)
+
+
+def _exit(t, i0, hu, inside, threshold, window_mm: float) -> tuple[float, bool, bool]:
+    """``(exit t, at image edge, cortex crossed)`` for a target inside the envelope."""
+    t_env, e = envelope_exit(t, inside, i0)
+    if e < 0 or not np.isfinite(hu[e]):
+        return np.nan, True, False
+    exit_t = refine_to_cortex(t, hu, t_env, threshold, window_mm)
+    if exit_t <= 0:
+        exit_t = t_env
+    stop = np.searchsorted(t, exit_t + window_mm, side="right")
+    seg = hu[i0:stop]
+    return exit_t, False, bool(np.any(np.isfinite(seg) & (seg >= threshold)))
 
 
 def _skin(t, i0, hu, o: SacroplastyOptions) -> tuple[float, bool, int]:
@@ -95,13 +124,25 @@ def _skin(t, i0, hu, o: SacroplastyOptions) -> tuple[float, bool, int]:
     return crossing(t, hu, i_air + 1, i_air, o.air_hu), False, i_tissue
 
 
-def _entry_and_gaps(t, i0, hu, bone, i_tissue, threshold, o: SacroplastyOptions):
-    """Dorsal bone entry (first bone from the skin towards the target) and the low-HU gaps after it."""
-    first = np.flatnonzero(bone[i_tissue : i0 + 1])
-    if not first.size:
-        return np.nan, ()
-    f = i_tissue + int(first[0])
-    entry_t = crossing(t, hu, f, f - 1, threshold) if f > 0 else float(t[f])
+def _entry_and_gaps(t, i0, hu, inside, i_tissue, threshold, o: SacroplastyOptions, outside_only: bool):
+    """Dorsal bone entry (first bone from the skin towards the target) and the low-HU gaps after it.
+
+    Bone is HU at or above the threshold; where no such sample lies between the skin and
+    the target, the entry is where the ray enters the envelope (a dorsal cortex below the
+    threshold), and NaN when it does not enter it either. With ``outside_only`` (a sacrum
+    mask, which leaves out the canal and the foramina) a gap must leave the envelope:
+    a low-HU stretch inside the mask is marrow.
+    """
+    first = np.flatnonzero(np.isfinite(hu[i_tissue : i0 + 1]) & (hu[i_tissue : i0 + 1] >= threshold))
+    if first.size:
+        f = i_tissue + int(first[0])
+        entry_t = crossing(t, hu, f, f - 1, threshold) if f > 0 else float(t[f])
+    else:
+        first = np.flatnonzero(inside[i_tissue : i0 + 1] >= 0.5)
+        if not first.size:
+            return np.nan, ()
+        f = i_tissue + int(first[0])
+        entry_t = float(t[f])
     gap_hu = min(threshold, 100.0) if o.gap_hu is None else o.gap_hu
     low = np.isfinite(hu[f : i0 + 1]) & (hu[f : i0 + 1] < gap_hu)
     starts, ends = runs(low)
@@ -109,42 +150,42 @@ def _entry_and_gaps(t, i0, hu, bone, i_tissue, threshold, o: SacroplastyOptions)
     gaps = tuple(
         (float(t[f + s]), float(t[f + e - 1]))
         for s, e in zip(starts, ends)
-        if s > 0 and f + e < i0 and e - s >= min_len
+        if s > 0
+        and f + e < i0
+        and e - s >= min_len
+        and not (outside_only and inside[f + s : f + e].min() >= 0.5)
     )
     return entry_t, gaps
 
 
-def analyse_ray(t, i0: int, hu: np.ndarray, threshold: float, options: SacroplastyOptions) -> RayMeasures:
-    """Measure one ray sampled at ``t`` (``t[i0] = 0`` at the target) with the bone threshold (HU)."""
-    bone = np.isfinite(hu) & (hu >= threshold)
-    in_bone, cortex_t, cortex_edge = _cortex(t, i0, hu, bone, threshold, options)
-    skin_t, skin_edge, i_tissue = _skin(t, i0, hu, options)
-    entry_t, gaps = _entry_and_gaps(t, i0, hu, bone, i_tissue, threshold, options)
-    return RayMeasures(in_bone, float(cortex_t), cortex_edge, float(skin_t), skin_edge, float(entry_t), gaps)
+def analyse_ray(
+    t,
+    i0: int,
+    hu,
+    inside,
+    threshold: float,
+    options: SacroplastyOptions,
+    *,
+    window_mm: float,
+    gaps_outside_only: bool = False,
+) -> RayMeasures:
+    """Measure one ray sampled at ``t`` (``t[i0] = 0`` at the target).
 
-
-def lr_line_in_bone(volume, a: np.ndarray, b: np.ndarray, threshold: float, options: SacroplastyOptions):
-    """``(ok, message)``: whether the segment between the targets stays inside the sacrum.
-
-    With the same rule as for the targets, a point of the segment is inside when bone
-    (>= threshold) lies within ``max_marrow_mm`` anterior of it (``-y``); the segment
-    leaves the sacrum where at least 2 mm in a row fail that test (presacral soft
-    tissue, an anterior neural foramen). Sampled every 1 mm, 0.5 mm along each AP ray.
+    Parameters
+    ----------
+    hu, inside : (n,) float
+        CT (HU, NaN outside the image) and envelope (0-1) samples.
+    threshold : float, HU
+    window_mm : float
+        How far from the envelope's surface a cortex's threshold crossing is sought (about
+        one voxel).
+    gaps_outside_only : bool
+        Report only low-HU gaps that leave the envelope (a sacrum mask).
     """
-    o = options
-    d = unit(b - a, name="the line between the two targets")
-    length = float(np.linalg.norm(b - a))
-    t = np.arange(0.0, length + 0.5, 1.0)
-    s = np.arange(0.0, o.max_marrow_mm + 0.25, 0.5)
-    pts = (a + t[:, None] * d)[:, None, :] + s[None, :, None] * ANTERIOR
-    hu = volume.sample(pts)
-    inside = np.any(np.isfinite(hu) & (hu >= threshold), axis=1)
-    starts, ends = runs(~inside)
-    for s_, e_ in zip(starts, ends):
-        if e_ - s_ >= 2:
-            return False, (
-                "the left-right line between the two targets leaves the sacrum for about "
-                f"{e_ - s_:.0f} mm from LPS {np.round(a + t[s_] * d, 1).tolist()} (no bone within "
-                f"{o.max_marrow_mm:.0f} mm in front of it); check the targets on the images."
-            )
-    return True, ""
+    if inside[i0] >= 0.5:
+        exit_t, edge, crossed = _exit(t, i0, hu, inside, threshold, window_mm)
+    else:
+        exit_t, edge, crossed = np.nan, False, False
+    skin_t, skin_edge, i_tissue = _skin(t, i0, hu, options)
+    entry_t, gaps = _entry_and_gaps(t, i0, hu, inside, i_tissue, threshold, options, gaps_outside_only)
+    return RayMeasures(float(exit_t), edge, crossed, float(skin_t), skin_edge, float(entry_t), gaps)

@@ -2,8 +2,10 @@
 
 The figure: the midsagittal view with lines A and B and the target (seed 001 Fig. 1A)
 and, per side, the sagittal-oblique reformat along the SI joint centred on the target
-with the three trajectories (seed 001 Fig. 1C). matplotlib is imported only when a
-figure is drawn.
+with the three trajectories (seed 001 Fig. 1C). Every view shows the outline of the
+envelope that decided what is inside the sacrum (the cortical shell or the sacrum mask)
+and, for a target outside it, the nearest envelope point. matplotlib is imported only
+when a figure is drawn.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from ..outputs import write_json
 from ..report import figure
 from .options import CORNERS, TRAJECTORIES
-from .reformat import reformat_along_joint, reformat_midsagittal
+from .reformat import Reformat, reformat_along_joint, reformat_midsagittal
 
 __all__ = ["COLOURS", "REPORT_DPI", "plot_plan", "write_plan"]
 
@@ -23,6 +25,8 @@ __all__ = ["COLOURS", "REPORT_DPI", "plot_plan", "write_plan"]
 COLOURS = {"disc_parallel": "#ff7f0e", "axial": "#2ca02c", "long_axis": "#d62728"}
 #: Resolution of ``report.png``.
 REPORT_DPI = 110
+#: Colour of the envelope's outline.
+ENVELOPE_COLOUR = "#7CFC00"
 
 
 def _draw_reformat(ax, ref, title: str) -> None:
@@ -39,6 +43,19 @@ def _draw_reformat(ax, ref, title: str) -> None:
     ax.set_xlabel("mm (anterior →)", fontsize=8)
     ax.set_ylabel("mm (superior ↑)", fontsize=8)
     ax.tick_params(labelsize=7)
+
+
+def _draw_envelope(ax, ref: Reformat, envelope) -> None:
+    """The envelope's outline (its 0.5 level) on the reformat's plane."""
+    if envelope is None:
+        return
+    nv, nu = ref.image.shape
+    g = np.arange(max(nu, nv)) * ref.spacing
+    pts = ref.origin + g[None, :nu, None] * ref.u + g[:nv, None, None] * ref.v
+    inside = envelope.sample(pts)
+    if inside.min() < 0.5 < inside.max():
+        ax.contour(g[:nu], g[:nv], inside, levels=[0.5], colors=ENVELOPE_COLOUR, linewidths=0.9)
+        ax.plot([], [], color=ENVELOPE_COLOUR, lw=0.9, label=f"envelope: {envelope.name}")
 
 
 def _segment(ax, ref, a, b, **kw) -> None:
@@ -65,8 +82,9 @@ def _draw_side(ax, volume, plan, landmarks, side: str, size_mm: float) -> None:
     """One side's joint-parallel reformat with its three trajectories, entries and cortex points."""
     res = plan.sides[side]
     ref = reformat_along_joint(volume, res.target_lps, res.joint_direction, size_mm=size_mm)
-    status = "in bone" if res.target_in_bone else "OUTSIDE BONE (breach)"
+    status = "in bone" if res.target_in_bone else f"OUTSIDE, breach {res.breach_depth_mm:.1f} mm"
     _draw_reformat(ax, ref, f"{side}: along the SI joint through T_{side[0].upper()} ({status})")
+    _draw_envelope(ax, ref, plan.envelope_region)
     _draw_lines_ab(ax, ref, plan, landmarks, projected=True)
     for spec in TRAJECTORIES:
         tr = res.trajectories[spec.key]
@@ -81,6 +99,10 @@ def _draw_side(ax, volume, plan, landmarks, side: str, size_mm: float) -> None:
             if p is not None:
                 u, v = ref.to_mm(p)
                 ax.plot(u, v, marker, color=colour, ms=4, mfc="none")
+    if res.breach_point_lps is not None:
+        _segment(ax, ref, res.target_lps, res.breach_point_lps, color="red", lw=2.0, label="breach depth")
+        u, v = ref.to_mm(res.breach_point_lps)
+        ax.plot(u, v, "x", color="red", ms=8)
     u, v = ref.to_mm(res.target_lps)
     ax.plot(u, v, "*", color="yellow", ms=14, mec="k")
     ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
@@ -109,6 +131,7 @@ def plot_plan(volume, plan, landmarks, *, size_mm: float = 120.0):
     axes = fig.subplots(1, 3)
     mid = reformat_midsagittal(volume, plan.target_midsagittal_lps, size_mm=size_mm)
     _draw_reformat(axes[0], mid, f"midsagittal: lines A, B and target T (skew gap {plan.skew_gap_mm:.1f} mm)")
+    _draw_envelope(axes[0], mid, plan.envelope_region)
     _draw_lines_ab(axes[0], mid, plan, landmarks)
     for ax, side in zip(axes[1:], ("right", "left")):
         _draw_side(ax, volume, plan, landmarks, side, size_mm)
@@ -123,7 +146,8 @@ def plot_plan(volume, plan, landmarks, *, size_mm: float = 120.0):
     else:
         fig.suptitle(
             f"Sacroplasty plan (seed 001); bone threshold {plan.bone_threshold_hu:.0f} HU "
-            f"({plan.threshold_source}); o = dorsal bone entry, □ = anterior cortex",
+            f"({plan.threshold_source}); inside the sacrum: {plan.envelope.get('envelope_name', '?')}; "
+            "o = dorsal bone entry, □ = anterior cortex",
             fontsize=10,
         )
     return fig
