@@ -99,6 +99,7 @@ def test_seed_and_body_mask_modes(written, tmp_path):
         ["--seed=1,2"],  # malformed
         ["--seed=-5,-3,2", "--closing-mm", "50"],  # option out of range
         ["--seed=-5,-3,2", "--cement-hu", "1000,9000"],  # beyond the HU range
+        ["--seed=-5,-3,2", "--leak-rule", "mimics"],  # no such rule
     ],
 )
 def test_bad_input_exit_2_and_nothing_written(written, tmp_path, extra, capsys):
@@ -120,6 +121,25 @@ def test_bad_input_exit_2_and_nothing_written(written, tmp_path, extra, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("bonequality: error:")
+
+
+def test_leak_rule_is_an_option_and_is_recorded(written, tmp_path):
+    """``--leak-rule threshold`` keeps Mimics' raw number; summary.json says which rule ran."""
+    _, paths = written
+    runs = {}
+    for rule in ("cement", "threshold"):
+        out = tmp_path / rule
+        argv = ["--no-progress", "cement", str(paths["image"]), "--body-mask", str(paths["mask:body"])]
+        assert main([*argv, "--leak-rule", rule, "--out", str(out)]) == 0
+        runs[rule] = json.loads((out / "summary.json").read_text())
+    cement, threshold = runs["cement"], runs["threshold"]
+    assert (cement["leak_rule"], threshold["leak_rule"]) == ("cement", "threshold")
+    assert threshold["options"]["leak_rule"] == "threshold"
+    assert cement["cortex"]["cement_level_hu"] >= 1400.0
+    assert threshold["cortex"] is None
+    # The phantom's cement is denser than its 1200 HU cortex: both rules agree on it.
+    assert cement["cdv_ml"] == pytest.approx(threshold["cdv_ml"], rel=0.01)
+    assert cement["leakage_ml"] == pytest.approx(threshold["leakage_ml"], rel=0.01)
 
 
 def test_demo_section(tmp_path):

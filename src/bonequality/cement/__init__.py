@@ -4,10 +4,13 @@ The reading of seed 003 (VF % after percutaneous vertebroplasty, Mimics workflow
 
 * **Vertebral body** (:func:`bonequality.imaging.body.vertebral_body`): bone 226-3071 HU,
   posterior elements removed, internal voids filled. Its volume is **VBV**. The body
-  comes from (a) a body mask; (b) a whole-vertebra mask (TotalSegmentator, segment
-  editor) whose posterior elements are cut off at the anterior wall of the spinal canal,
-  found automatically; or (c) a seed point grown in the bone range within
-  ``seed_radius_mm`` (never into detected cement), then cut the same way.
+  comes from (a) a body mask (one that encloses a spinal canal holds the posterior
+  elements: they are cut off, with a warning); (b) a whole-vertebra mask (TotalSegmentator,
+  segment editor) whose posterior elements are cut off at the body's own posterior wall,
+  found in 3-D along the vertebra's axis (:mod:`bonequality.imaging.canal`); or (c) a seed
+  point grown in the bone range within ``seed_radius_mm`` (never into detected cement),
+  then cut the same way. A mask that does not follow this CT's bone (one of another
+  scan) or holds two vertebral bodies is refused.
 * **Cement** (:mod:`.detect`): 1000-3000 HU. Cement inside the body is **CDV**; outside
   it (within ``leak_search_mm`` of the body's bounding box) it is **leakage**, reported
   per location (paravertebral, spinal canal or foramen, cranial disc, caudal disc) with
@@ -25,6 +28,13 @@ The reading of seed 003 (VF % after percutaneous vertebroplasty, Mimics workflow
   components under ``min_component_ml`` are dropped, so thin cortical shells (< 2 mm)
   are never reported as cement. Along a grid axis whose spacing exceeds the ball's radius
   the opening cannot act; there partial-volume averaging already lowers thin cortex.
+* **Leak rule** (``leak_rule``, :mod:`.cortex`): with ``"cement"`` (default) thick dense
+  cortex of the posterior elements and endplates, and sclerotic bone, are told from PMMA
+  by their HU against this scan's own cortical shell, their place in the bone (cortical
+  shell, the whole-vertebra mask, attached to other bone) and their link to the cement
+  inside the body; no leak is counted when the body holds no cement. ``"threshold"``
+  counts every candidate, as Mimics' raw number. ``summary.json`` records the rule, the
+  cortical level and what was set aside.
 * Sacroplasty (seeds 001/002, :mod:`.sacral`): cement per ala (and in the sacral body
   band) from a sacrum mask, leakage into the foramina, the sacral canal, the presacral
   space or elsewhere; and for screws given as lines with a diameter (:mod:`.screws`), the
@@ -44,9 +54,10 @@ from __future__ import annotations
 from ..imaging.body import BodySource
 from .analysis import analyze_cement, run
 from .canal import CanalInfo, find_canal
+from .cortex import CortexDecision, separate_cortex
 from .detect import detect_cement
 from .inputs import CementInputs
-from .options import HU_RANGE, LEAK_LOCATIONS, SACRAL_LEAK_LOCATIONS, CementOptions
+from .options import HU_RANGE, LEAK_LOCATIONS, LEAK_RULES, SACRAL_LEAK_LOCATIONS, CementOptions
 from .result import CementResult, DistributionScore, SacroplastyResult
 from .sacral import analyze_sacroplasty
 from .score import distribution_score, side_fraction, vf_percent
@@ -55,12 +66,14 @@ from .screws import Screw, ScrewContact, read_screws, screw_contact
 __all__ = [
     "HU_RANGE",
     "LEAK_LOCATIONS",
+    "LEAK_RULES",
     "SACRAL_LEAK_LOCATIONS",
     "BodySource",
     "CanalInfo",
     "CementInputs",
     "CementOptions",
     "CementResult",
+    "CortexDecision",
     "DistributionScore",
     "SacroplastyResult",
     "Screw",
@@ -73,6 +86,7 @@ __all__ = [
     "read_screws",
     "run",
     "screw_contact",
+    "separate_cortex",
     "side_fraction",
     "vf_percent",
 ]

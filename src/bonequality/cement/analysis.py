@@ -9,11 +9,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InputFileError
-from ..imaging.body import BodySource, vertebral_body
+from ..imaging.body import BodySource, as_mask, vertebral_body
 from ..imaging.canal import CanalInfo
 from ..imaging.grid import bbox_slices, crop, voxel_points
 from ..progress import ProgressCallback, report
 from ..volume import Volume
+from .cortex import CortexDecision, separate_cortex, surely_cement
 from .detect import detect_cement
 from .inputs import CementInputs
 from .leaks import leak_locations
@@ -28,11 +29,13 @@ log = logging.getLogger(__name__)
 __all__ = ["analyze_cement", "run"]
 
 
-def _body_in_search_box(inputs: CementInputs) -> tuple[CanalInfo, tuple[slice, ...], Volume, np.ndarray]:
+def _body_in_search_box(
+    inputs: CementInputs,
+) -> tuple[CanalInfo, tuple[slice, ...], Volume, np.ndarray, tuple]:
     """The vertebral body and the cement search box around it (``leak_search_mm``).
 
-    Returns the canal, the box's ``[k, j, i]`` slices on the CT grid, the CT cropped to it
-    and the body mask in it.
+    Returns the canal, the box's ``[k, j, i]`` slices on the CT grid, the CT cropped to it,
+    the body mask in it and the body's warnings.
     """
     volume, options = inputs.ct, inputs.options
     vb = vertebral_body(
@@ -41,15 +44,51 @@ def _body_in_search_box(inputs: CementInputs) -> tuple[CanalInfo, tuple[slice, .
         options=options.body_options(),
         # Cement is in the bone range too: a leak touching an endplate or the cortex would
         # join a body grown from a seed. Cement inside the body is enclosed by its shell
-        # and comes back when the voids are filled.
-        exclude=lambda sub: detect_cement(sub, options=options),
+        # and comes back when the voids are filled. With the cement leak rule only what is
+        # surely cement is kept out: dense cortex is the body's wall.
+        exclude=lambda sub: _seed_exclusion(sub, options),
     )
     margin = np.ceil(options.leak_search_mm / volume.spacing).astype(int)[::-1]
     work = crop(volume, vb.slices)
     body = vb.mask[vb.slices]
     box = bbox_slices(body, margin)
     sl = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(vb.slices, box))
-    return vb.canal, sl, crop(work, box), body[box]
+    return vb.canal, sl, crop(work, box), body[box], vb.warnings
+
+
+def _seed_exclusion(sub: Volume, options: CementOptions) -> np.ndarray:
+    candidates = detect_cement(sub, options=options)
+    if options.leak_rule == "threshold":
+        return candidates
+    return surely_cement(sub, candidates, options=options)
+
+
+def _cement(
+    inputs: CementInputs, sl, sub: Volume, body: np.ndarray
+) -> tuple[np.ndarray, CortexDecision | None]:
+    """Cement voxels of the box: the threshold and cortical check, then the leak rule."""
+    options = inputs.options
+    cement = detect_cement(sub, options=options)
+    if options.leak_rule == "threshold":
+        return cement, None
+    vertebra = None
+    if inputs.body.kind == "vertebra_mask":
+        vertebra = as_mask(inputs.body.mask, inputs.ct, inputs.body.label)[sl]
+    decision = separate_cortex(sub, cement, body, options=options, vertebra=vertebra)
+    return decision.cement, decision
+
+
+def _cortex_warnings(decision: CortexDecision | None) -> list[str]:
+    if decision is None or decision.rejected_ml.get("no_cement_in_body", 0.0) <= 0:
+        return []
+    ml = decision.rejected_ml["no_cement_in_body"]
+    msg = (
+        f"dense components outside the vertebral body ({ml:.2f} ml) look like cement, but the body "
+        "holds none, so they cannot have leaked from it and are not counted as leakage "
+        "(leak rule 'threshold' counts them)."
+    )
+    log.warning(msg)
+    return [msg]
 
 
 def _score(volume: Volume, body_pts: np.ndarray, cement_pts: np.ndarray, options: CementOptions):
@@ -103,9 +142,10 @@ def run(inputs: CementInputs, *, progress: ProgressCallback | None = None) -> Ce
     t0 = time.perf_counter()
     volume, options = inputs.ct, inputs.options
     report(progress, 0.02, "vertebral body")
-    canal, sl, sub, body = _body_in_search_box(inputs)
+    canal, sl, sub, body, warnings = _body_in_search_box(inputs)
     report(progress, 0.5, "cement")
-    cement = detect_cement(sub, options=options)
+    cement, decision = _cement(inputs, sl, sub, body)
+    warnings = (*warnings, *_cortex_warnings(decision))
     inside, leak = cement & body, cement & ~body
     vv = volume.voxel_volume_mm3
     vbv, cdv = float(body.sum()) * vv / 1000, float(inside.sum()) * vv / 1000
@@ -151,6 +191,8 @@ def run(inputs: CementInputs, *, progress: ProgressCallback | None = None) -> Ce
         leakage_mask=masks["leak"],
         sacroplasty=sacro,
         screws=contacts,
+        cortex=None if decision is None else decision.to_dict(),
+        warnings=tuple(warnings),
     )
 
 

@@ -77,8 +77,8 @@ def leak_locations(
 ) -> tuple[dict[str, float], float | None]:
     """Leak volume (ml) per location and the distance (mm) from the nearest leak to the canal.
 
-    The distance is to the canal's wall voxels; 0 when a canal/foramen leak lies within one
-    working voxel of the wall or inside the canal; None without leaks or without a canal.
+    The distance is to the canal's wall voxels; 0 when a leak lies inside the canal, or a
+    canal/foramen leak within one working voxel of the wall; None without leaks or canal.
     """
     min_spacing = float(np.min(spacing))
     codes = classify_leaks(leak_pts, body_pts, canal, options, cell=max(0.5, min_spacing))
@@ -89,7 +89,9 @@ def leak_locations(
     if len(leak_pts) and canal.found and canal.points is not None and len(canal.points):
         d, _ = cKDTree(canal.points).query(leak_pts, k=1)
         nearest = float(d.min())
-        if nearest <= max(options.working_spacing_mm, min_spacing):
+        if canal.contains(leak_pts).any():
+            nearest = 0.0
+        elif nearest <= max(options.working_spacing_mm, min_spacing):
             in_canal = codes == LEAK_LOCATIONS.index("canal_foramen")
             nearest = 0.0 if in_canal.any() else nearest
     return by_loc, nearest

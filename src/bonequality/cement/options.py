@@ -8,7 +8,7 @@ from ..errors import OptionError
 from ..imaging.body import BodyOptions
 from ..validation import check_number
 
-__all__ = ["HU_RANGE", "LEAK_LOCATIONS", "SACRAL_LEAK_LOCATIONS", "CementOptions"]
+__all__ = ["HU_RANGE", "LEAK_LOCATIONS", "LEAK_RULES", "SACRAL_LEAK_LOCATIONS", "CementOptions"]
 
 #: Leak locations around a vertebral body, in the order they are tested (first match wins;
 #: a leak voxel matching none is paravertebral).
@@ -17,6 +17,10 @@ LEAK_LOCATIONS = ("canal_foramen", "cranial_disc", "caudal_disc", "paravertebral
 SACRAL_LEAK_LOCATIONS = ("canal", "foramina", "presacral", "other")
 #: Range of every HU threshold (air to beyond the top of the standard CT scale).
 HU_RANGE = (-1024.0, 4000.0)
+#: How dense voxels outside (and inside) the body are told from bone: ``"cement"`` weighs
+#: the evidence (:mod:`bonequality.cement.cortex`), ``"threshold"`` counts every voxel the
+#: threshold and the cortical-bone check keep (Mimics' raw number).
+LEAK_RULES = ("cement", "threshold")
 
 #: Numeric option -> (lowest, highest, lowest allowed?, unit). Every one must be finite.
 _RANGES = {
@@ -37,6 +41,8 @@ _RANGES = {
     "screw_contact_margin_mm": (0.0, 10.0, True, "mm"),
     "sacral_body_halfwidth_mm": (0.0, 100.0, True, "mm"),
     "sacral_canal_halfwidth_mm": (0.0, 100.0, True, "mm"),
+    "cortical_shell_mm": (0.0, 10.0, False, "mm"),
+    "cortex_margin_hu": (0.0, 1000.0, True, "HU"),
 }
 
 
@@ -106,6 +112,18 @@ class CementOptions:
         Sacrum: cement within this distance of the midline is "body", beyond it "ala".
     sacral_canal_halfwidth_mm : float
         Sacrum: enclosed non-bone within this distance of the midline is canal, else foramina.
+    leak_rule : str
+        ``"cement"`` (default): dense components are told from cortical and sclerotic bone by
+        their HU against this scan's own cortex, their place in the bone and their link to
+        the intra-body cement (:mod:`bonequality.cement.cortex`); ``"threshold"``: every
+        voxel the threshold and the cortical-bone check keep counts (Mimics' raw number).
+    cortical_shell_mm : float
+        ``leak_rule="cement"``: thickness (mm, (0, 10]) of the bone's cortical shell, where
+        the scan's cortical level is measured and where a dense component is an endplate
+        or wall rather than cement.
+    cortex_margin_hu : float
+        ``leak_rule="cement"``: a component is cement wherever it lies when its 90th
+        percentile HU exceeds the scan's cortical level by this margin (0-1000 HU).
     """
 
     bone_hu: tuple[float, float] = (226.0, 3071.0)
@@ -128,8 +146,13 @@ class CementOptions:
     screw_contact_margin_mm: float = 1.0
     sacral_body_halfwidth_mm: float = 15.0
     sacral_canal_halfwidth_mm: float = 12.0
+    leak_rule: str = "cement"
+    cortical_shell_mm: float = 3.0
+    cortex_margin_hu: float = 100.0
 
     def __post_init__(self) -> None:
+        if self.leak_rule not in LEAK_RULES:
+            raise OptionError(f"option leak_rule: {self.leak_rule!r}; choose one of {', '.join(LEAK_RULES)}")
         for name in ("bone_hu", "cement_hu"):
             _check_hu_range(getattr(self, name), name)
         if self.cement_peak_hu is not None:
@@ -155,7 +178,8 @@ class CementOptions:
         """How the vertebral body is made (:func:`bonequality.imaging.body.vertebral_body`).
 
         The body's working box extends ``leak_search_mm`` beyond it: leakage and the
-        spinal canal are searched there.
+        spinal canal are searched there. A body mask that holds the posterior elements has
+        them cut off (with a warning): their cortex would otherwise count as CDV.
         """
         return BodyOptions(
             bone_hu=tuple(self.bone_hu),
@@ -165,4 +189,5 @@ class CementOptions:
             max_canal_width_mm=self.max_canal_width_mm,
             working_spacing_mm=self.working_spacing_mm,
             margin_mm=self.leak_search_mm,
+            cut_body_mask=True,
         )

@@ -89,6 +89,9 @@ class CementResult:
 
     Masks are boolean arrays on the CT grid (``[k, j, i]``). ``to_dict()`` gives the
     JSON summary (the keys of issue 6 plus details); volumes in ml, distances in mm.
+    ``cortex`` is what the ``"cement"`` leak rule measured and set aside
+    (:class:`~bonequality.cement.cortex.CortexDecision`, None with ``"threshold"``);
+    ``warnings`` what looked wrong with the inputs although a result was given.
     """
 
     vbv_ml: float
@@ -109,6 +112,8 @@ class CementResult:
     leakage_mask: np.ndarray = field(repr=False)
     sacroplasty: SacroplastyResult | None = None
     screws: tuple[ScrewContact, ...] = ()
+    cortex: dict | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -128,6 +133,9 @@ class CementResult:
             "canal": self.canal.to_dict(),
             "sacroplasty": None if self.sacroplasty is None else self.sacroplasty.to_dict(),
             "screws": [s.to_dict() for s in self.screws],
+            "leak_rule": self.options.leak_rule,
+            "cortex": None if self.cortex is None else dict(self.cortex),
+            "warnings": list(self.warnings),
             "options": asdict(self.options),
             "seconds": self.seconds,
         }

@@ -1,9 +1,11 @@
 """``bonequality cement``: vertebroplasty / sacroplasty cement volumetry (seeds 003 and 002).
 
 Writes ``DIR/summary.json`` (VBV, CDV, VF %, leakage per location, distribution score,
-side fractions, seconds), ``DIR/segments.seg.nrrd`` (segments VertebralBody, Cement,
-Leakage; loads in Slicer) and ``DIR/report.png`` (cement over coronal, sagittal and axial
-CT planes in patient axes, with the score zones drawn).
+side fractions, the leak rule and what it set aside as bone, warnings, seconds),
+``DIR/segments.seg.nrrd`` (segments VertebralBody, Cement, Leakage; loads in Slicer) and
+``DIR/report.png`` (cement over coronal, sagittal and axial CT planes in patient axes,
+with the score zones drawn). Warnings (a doubtful mask, posterior elements in a body
+mask, cement-like voxels set aside) go to the log and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..cement import BodySource, CementInputs, CementOptions, read_screws
+from ..cement import LEAK_RULES, BodySource, CementInputs, CementOptions, read_screws
 from ..cement import run as run_cement
 from ..outputs import atomic_output_dir
 from ..progress import report, scaled
@@ -54,6 +56,15 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--closing-mm", type=float, default=0.0, help="gap-repair closing radius before void filling (0)"
     )
+    parser.add_argument(
+        "--leak-rule",
+        choices=LEAK_RULES,
+        default="cement",
+        help="cement (default): dense voxels count as cement only when their HU exceeds this scan's own "
+        "cortex or they are not part of the bone (cortex of the posterior elements, endplates and "
+        "sclerotic bone are set aside); threshold: every voxel the 1000-3000 HU threshold and the "
+        "cortical-bone check keep counts, as Mimics' raw number",
+    )
     parser.add_argument("--out", required=True, help="output folder")
 
 
@@ -81,6 +92,7 @@ def inputs_from_args(args) -> CementInputs:
         min_zone_fraction=args.min_zone_fraction,
         closing_mm=args.closing_mm,
         screw_diameter_mm=args.screw_diameter,
+        leak_rule=args.leak_rule,
     )
     body, sources = _body_source(args)
     sources = {"ct": str(args.ct), **sources}
@@ -149,8 +161,9 @@ def demo(out_dir: Path, progress=None) -> list[DemoSection]:
             text=(
                 "A vertebra with dense (1200 HU) cortical walls, two cement cylinders and three leaks "
                 "(paravertebral, cranial disc, spinal canal). The body is cut from the whole-vertebra mask "
-                "at the spinal canal's anterior wall; thin dense cortex is rejected by the cortical-bone "
-                "check. Truth is analytic."
+                "at its own posterior wall (the spinal canal is found in 3-D along the vertebra's axis); "
+                "dense cortex is told from cement by the cortical-bone check and the cement leak rule. "
+                "Truth is analytic."
             ),
             table=rows,
             images=("cement/report.png",),

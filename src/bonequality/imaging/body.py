@@ -2,16 +2,23 @@
 
 CLINICAL.md section 5 ("Vertebral body"), shared by CementVolume and FocalDefect:
 
-* **body mask** - taken as given (largest component, internal voids filled);
-* **whole-vertebra mask** (TotalSegmentator, Slicer's segment editor) - the posterior
-  elements are cut off at the plane through the spinal canal's anterior wall
-  (:func:`bonequality.imaging.canal.find_canal`);
+* **body mask** - taken as given (largest component, internal voids filled); one that
+  encloses a spinal canal holds the posterior elements: a warning says so, and with
+  ``BodyOptions.cut_body_mask`` they are cut off as for a whole-vertebra mask;
+* **whole-vertebra mask** (TotalSegmentator, Slicer's segment editor) - the canal is found
+  in 3-D along the vertebra's axis and the posterior elements are cut off at the body's
+  own posterior wall, across every pedicle and lamina junction
+  (:func:`bonequality.imaging.canal.posterior_cut`); where no canal is enclosed the
+  message says so and asks for a body mask or a seed point;
 * **seed point** - bone (``bone_hu``, Mimics' 226-3071 HU) is grown from the seed within
   ``seed_radius_mm``, gaps are optionally closed, voids filled, and the result is cut at
-  the canal like a vertebra mask.
+  the posterior wall like a vertebra mask.
 
-Every source then keeps its largest component, is optionally closed by ``closing_mm``
-and has its 3-D cavities and axial holes filled.
+A mask is refused when it does not follow this CT's bone (a mask of another scan:
+:data:`ALIGNMENT_RATIOS`) or holds two vertebral bodies under one label; a loosely
+fitting mask, or one partly outside the CT, gives a warning. Every source then keeps its
+largest component, is optionally closed by ``closing_mm`` and has its 3-D cavities and
+axial holes filled.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from ..errors import (
     SeedNotInBoneError,
 )
 from ..volume import Volume
-from .canal import CanalInfo, find_canal
+from .canal import MAX_TILT_DEG, CanalInfo, CanalSearch, canal_search, posterior_cut
 from .grid import bbox_slices, crop, voxel_points
 from .morphology import ball, fill_voids, largest_component
 
@@ -57,9 +64,12 @@ class BodyOptions:
     closing_mm : float
         Radius of a closing that repairs gaps in a thin cortical shell (0 = off).
     max_canal_width_mm, working_spacing_mm : float
-        Canal search (:func:`~bonequality.imaging.canal.find_canal`).
+        Canal search (:func:`~bonequality.imaging.canal.canal_search`).
     margin_mm : float
         The body's working box extends this far beyond it (leak search, canal search).
+    cut_body_mask : bool
+        A body mask that encloses a spinal canal (it holds the posterior elements) has
+        them cut off like a whole-vertebra mask (with a warning); False: only the warning.
     """
 
     bone_hu: tuple[float, float] = (226.0, 3071.0)
@@ -69,6 +79,7 @@ class BodyOptions:
     max_canal_width_mm: float = 32.0
     working_spacing_mm: float = 0.5
     margin_mm: float = 15.0
+    cut_body_mask: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,12 +137,15 @@ class VertebralBody:
         ``"body_mask"``, ``"vertebra_mask"`` or ``"seed"``.
     slices : tuple of slice
         ``[k, j, i]`` box of the body grown by ``margin_mm`` (the working box).
+    warnings : tuple of str
+        What looked wrong with the source although a body was made (also logged).
     """
 
     mask: np.ndarray
     canal: CanalInfo
     source: str
     slices: tuple[slice, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def as_mask(mask, volume: Volume, name: str) -> np.ndarray:
@@ -150,18 +164,8 @@ def as_mask(mask, volume: Volume, name: str) -> np.ndarray:
     return arr
 
 
-def _cut_at_canal(sub: Volume, mask: np.ndarray, canal: CanalInfo) -> np.ndarray:
-    """The voxels of ``mask`` anterior to the canal's cut plane."""
-    pts = voxel_points(sub, mask)
-    keep = pts[:, 1] < canal.cut_y(pts[:, 2])
-    body = np.zeros_like(mask)
-    k, j, i = np.nonzero(mask)
-    body[k[keep], j[keep], i[keep]] = True
-    return body
-
-
-def _canal(sub: Volume, mask: np.ndarray, options: BodyOptions, **kw) -> CanalInfo:
-    return find_canal(
+def _search(sub: Volume, mask: np.ndarray, options: BodyOptions, **kw) -> CanalSearch:
+    return canal_search(
         sub,
         mask,
         working_spacing_mm=options.working_spacing_mm,
@@ -170,17 +174,35 @@ def _canal(sub: Volume, mask: np.ndarray, options: BodyOptions, **kw) -> CanalIn
     )
 
 
+def _bodies_message(name: str, bodies: list) -> str:
+    where = " and ".join(f"LPS z {lo:.0f} to {hi:.0f} mm" for lo, hi in bodies)
+    return (
+        f"{name} holds {len(bodies)} vertebral bodies under one label ({where}); give one vertebra "
+        "per mask (choose its label with --label or its segment with --segment)."
+    )
+
+
 def _from_vertebra(sub: Volume, vert: np.ndarray, options: BodyOptions, name: str):
-    canal = _canal(sub, vert, options)
-    if not canal.found:
+    """The body cut from a whole-vertebra mask at its posterior wall (:func:`posterior_cut`)."""
+    search = _search(sub, vert, options)
+    if not search.info.found:
         raise AnalysisError(
             f"{name}: no spinal canal enclosed by the posterior elements was found, so the "
-            "posterior elements cannot be cut off automatically; give a vertebral body mask instead."
+            "posterior elements cannot be cut off automatically: the mask's projection along any "
+            f"axis within {MAX_TILT_DEG:.0f} degrees of the patient's head-feet axis shows no closed "
+            "ring of pedicles and laminae behind the body (is it a body-only mask, or are the "
+            "laminae missing?). Give a vertebral body mask (--body-mask) or a seed point (--seed) instead."
         )
-    body = _cut_at_canal(sub, vert, canal)
-    if not body.any():
-        raise AnalysisError(f"{name}: nothing is left anterior to the spinal canal; is it a vertebra?")
-    return body, canal
+    cut = posterior_cut(sub, vert, search)
+    if cut is None or not cut.body.any():
+        raise AnalysisError(
+            f"{name}: the vertebral body could not be separated from the posterior elements (no "
+            "compact body anterior to the spinal canal); is it a vertebra? Give a vertebral body "
+            "mask (--body-mask) or a seed point (--seed) instead."
+        )
+    if len(cut.bodies) > 1:
+        raise MaskError(_bodies_message(name, cut.bodies))
+    return cut.body, search.info
 
 
 def _seed_box(volume: Volume, seed: np.ndarray, radius: float) -> tuple[slice, ...]:
@@ -230,15 +252,15 @@ def _grow_from_seed(volume: Volume, seed, options: BodyOptions, exclude):
         )
     lab, _ = ndimage.label(solid)
     comp = lab == lab[near][np.argmin(dist[near])]
-    canal = _canal(sub, comp & bone, options, z_window=(seed[2] - 15.0, seed[2] + 15.0), exclude_point=seed)
-    if canal.found:
-        cut = _cut_at_canal(sub, comp, canal)
-        lab2, _ = ndimage.label(cut)
-        near2 = near & cut
-        comp = lab2 == lab2[near2][np.argmin(dist[near2])] if near2.any() else largest_component(cut)
+    search = _search(sub, comp & bone, options, z_window=(seed[2] - 25.0, seed[2] + 25.0), exclude_point=seed)
+    cut = posterior_cut(sub, comp, search, exclude_point=seed) if search.info.found else None
+    if cut is not None and cut.body.any():
+        lab2, _ = ndimage.label(cut.body)
+        near2 = near & cut.body
+        comp = lab2 == lab2[near2][np.argmin(dist[near2])] if near2.any() else largest_component(cut.body)
     full = np.zeros(volume.array.shape, dtype=bool)
     full[sl] = comp
-    return full, canal
+    return full, search.info
 
 
 def _canal_beside_body(sub: Volume, body: np.ndarray, options: BodyOptions) -> CanalInfo:
@@ -247,8 +269,92 @@ def _canal_beside_body(sub: Volume, body: np.ndarray, options: BodyOptions) -> C
     bone = ((sub.array >= lo) & (sub.array <= hi)) | body
     lab, _ = ndimage.label(bone)
     ids = np.unique(lab[body])
-    centre = voxel_points(sub, body).mean(axis=0)
-    return _canal(sub, np.isin(lab, ids[ids > 0]), options, exclude_point=centre)
+    pts = voxel_points(sub, body)
+    window = (float(pts[:, 2].min()) - 5.0, float(pts[:, 2].max()) + 5.0)
+    return _search(
+        sub, np.isin(lab, ids[ids > 0]), options, z_window=window, exclude_point=pts.mean(axis=0)
+    ).info
+
+
+#: Bone-alignment check of a mask that is not mostly bone (under half its voxels): the
+#: share of bone inside it against the share in the :data:`ALIGNMENT_RIM_MM` around it,
+#: each plus 0.02; below the first ratio the mask is refused as one of another scan, below
+#: the second it is used with a warning. A whole-vertebra mask of this CT holds 5-10 times
+#: more bone than its rim even at 3 mm; one shifted by 6 mm 0.9-1.6 times, by 20 mm 1.8.
+#: A body mask may be drawn inside a larger bone region, so it is judged more leniently.
+ALIGNMENT_RATIOS = {"vertebra_mask": (2.0, 3.0), "body_mask": (1.2, 2.0)}
+ALIGNMENT_RIM_MM = 4.0
+
+
+def _alignment(sub: Volume, mask: np.ndarray, lo: float) -> tuple[float, float]:
+    """Share of voxels of at least ``lo`` HU in ``mask`` and in the rim around it."""
+    rim = ndimage.distance_transform_edt(~mask, sampling=sub.spacing[::-1])
+    rim = (rim > 0) & (rim <= ALIGNMENT_RIM_MM)
+    bone = sub.array >= lo
+    return float(bone[mask].mean()), float(bone[rim].mean()) if rim.any() else 0.0
+
+
+def _check_mask(sub: Volume, mask: np.ndarray, source: BodySource, options: BodyOptions, coverage) -> list:
+    """Refuse a mask that does not lie on this CT's bone; warnings for doubtful ones."""
+    name, lo = source.label, options.bone_hu[0]
+    inside, rim = _alignment(sub, mask, lo)
+    ratio = (inside + 0.02) / (rim + 0.02)
+    said = (
+        f"{100 * inside:.0f} % of its voxels are bone (at least {lo:.0f} HU) against "
+        f"{100 * rim:.0f} % of the {ALIGNMENT_RIM_MM:.0f} mm around it"
+    )
+    refuse, warn = ALIGNMENT_RATIOS[source.kind]
+    if inside < 0.02 or (ratio < refuse and inside < 0.5):
+        raise GeometryMismatchError(
+            f"{name} does not follow the bone of this CT: {said}, while a mask made on this CT holds "
+            "far more bone than its surroundings. Is it a mask of another scan (or shifted)? Use a "
+            "mask made on this CT, or register it to this CT first."
+        )
+    warnings = []
+    if ratio < warn and inside < 0.5:
+        warnings.append(
+            f"{name} follows the bone of this CT only loosely ({said}); check that it was made on it."
+        )
+    if coverage is not None and coverage < 0.95:
+        warnings.append(
+            f"{100 * (1 - coverage):.0f} % of {name} lies outside the CT, so the vertebral body may be "
+            "cut short; use a CT that covers the whole vertebra."
+        )
+    if source.kind == "body_mask":  # two bodies are two components (a disc between them)
+        lab, n = ndimage.label(mask)
+        sizes = np.bincount(lab.ravel())[1:]
+        order = np.argsort(-sizes)
+        if n > 1 and sizes[order[1]] >= 0.3 * sizes[order[0]]:
+            zs = [voxel_points(sub, lab == b + 1)[:, 2] for b in order[:2]]
+            raise MaskError(_bodies_message(name, sorted((float(z.min()), float(z.max())) for z in zs)))
+    return warnings
+
+
+def _coverage(mask, volume: Volume) -> float | None:
+    """Share of a mask given as a Volume on another grid that lies inside the CT (None: same grid)."""
+    if not isinstance(mask, Volume) or mask.same_grid(volume):
+        return None
+    k, j, i = np.nonzero(mask.array)
+    if len(k) == 0:
+        return None
+    pts = mask.index_to_physical(np.stack([i, j, k], axis=-1)[:: max(1, len(k) // 20000)].astype(float))
+    return float(volume.contains(pts).mean())
+
+
+def _body_mask_cut(sub: Volume, body: np.ndarray, options: BodyOptions, name: str):
+    """A body mask that encloses a spinal canal holds the posterior elements: warn (and cut)."""
+    quick = _search(sub, body, options, quick=True)
+    if not quick.info.found:
+        return body, None, []
+    said = (
+        f"{name} encloses a spinal canal ({quick.info.area_mm2:.0f} mm2 in projection along the "
+        "vertebra's axis), so it holds the posterior elements, not only the vertebral body"
+    )
+    if not options.cut_body_mask:
+        advice = "the body includes them; give it as a whole-vertebra mask (--vertebra-mask) to cut them"
+        return body, None, [f"{said}; {advice}."]
+    cut, canal = _from_vertebra(sub, body, options, name)
+    return cut, canal, [f"{said}; they were cut off as for a whole-vertebra mask (--vertebra-mask)."]
 
 
 def vertebral_body(
@@ -276,25 +382,35 @@ def vertebral_body(
     Raises
     ------
     MaskError, GeometryMismatchError
-        An empty mask, or one that does not overlap the CT.
+        An empty mask, one that does not overlap the CT or does not follow its bone (a mask
+        of another scan), or one that holds two vertebral bodies.
     AnalysisError
-        A whole-vertebra mask without an enclosed canal.
+        A whole-vertebra mask without an enclosed canal, or whose body does not separate.
     LandmarkError
         A seed that is not in bone.
     """
     margin = np.ceil(options.margin_mm / volume.spacing).astype(int)[::-1]
-    canal = CanalInfo(found=False)
+    canal, warnings = CanalInfo(found=False), []
     if source.kind == "seed":
         full, canal = _grow_from_seed(volume, source.seed, options, exclude)
     else:
         full = as_mask(source.mask, volume, source.label)
+        rim = bbox_slices(full, np.ceil((ALIGNMENT_RIM_MM + 1) / volume.spacing).astype(int)[::-1])
+        warnings += _check_mask(crop(volume, rim), full[rim], source, options, _coverage(source.mask, volume))
     sl = bbox_slices(full, margin)
     sub = crop(volume, sl)
     body = full[sl]
     if source.kind == "vertebra_mask":
         body, canal = _from_vertebra(sub, body, options, source.label)
-    elif source.kind == "body_mask" and find_canal_beside:
-        canal = _canal_beside_body(sub, body, options)
+    elif source.kind == "body_mask":
+        body, cut_canal, said = _body_mask_cut(sub, body, options, source.label)
+        warnings += said
+        if cut_canal is not None:
+            canal = cut_canal
+        elif find_canal_beside:
+            canal = _canal_beside_body(sub, body, options)
+    for w in warnings:
+        log.warning(w)
     body = largest_component(body)
     if options.closing_mm > 0:
         b = ball(sub.spacing, options.closing_mm)
@@ -304,4 +420,4 @@ def vertebral_body(
     out = np.zeros(volume.array.shape, dtype=bool)
     out[sl] = body
     log.info("vertebral body from %s: %.1f ml", source.kind, body.sum() * volume.voxel_volume_mm3 / 1000)
-    return VertebralBody(out, canal, source.kind, sl)
+    return VertebralBody(out, canal, source.kind, sl, tuple(warnings))
