@@ -32,7 +32,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from bonequality.cement import CementOptions
+from bonequality.cement import LEAK_RULES, CementOptions
 from bonequality.errors import BoneQualityError, OperationCancelled
 from bonequality.mrml import logic_cement, requirements, sampledata
 from bonequality.mrml.results import CancellableProgress, ResultNodes
@@ -91,6 +91,7 @@ class CementVolumeParameterNode:
     cementHighHU: Annotated[float, WithinRange(1000.0, 4000.0)] = 3000.0  # cement.HU_RANGE tops at 4000
     boneLowHU: Annotated[float, WithinRange(-200.0, 1000.0)] = 226.0
     corticalCheck: bool = True
+    leakRule: Annotated[str, Choice(list(LEAK_RULES))] = "cement"
 
 
 #
@@ -246,6 +247,7 @@ class CementVolumeLogic(ScriptedLoadableModuleLogic):
             cement_hu=(p.cementLowHU, p.cementHighHU),
             cement_peak_hu=1400.0 if p.corticalCheck else None,
             min_cement_thickness_mm=2.0 if p.corticalCheck else 0.0,
+            leak_rule=p.leakRule,
         )
         return logic_cement.run_cement(
             p.inputVolume,
