@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError, LandmarkError, OutsideImageError
+from .errors import LandmarkError
 from .frames import lps_to_ras, ras_to_lps
+from .jsonfields import JsonFile
 from .outputs import atomic_file
+from .validation import check_inside, closest_name
 
 __all__ = [
     "ANALYSES",
@@ -201,7 +203,9 @@ class Landmarks(Mapping[str, np.ndarray]):
             return self._first[label]
         except KeyError:
             raise LandmarkError(
-                f"{self.source}: landmark '{label}' is missing; place it ({_where(label)}).", [label]
+                f"{self.source}: landmark {self._near_miss(label, self._first)} is missing; "
+                f"place it ({_where(label)}).",
+                [label],
             ) from None
 
     def __contains__(self, label: object) -> bool:
@@ -255,7 +259,7 @@ class Landmarks(Mapping[str, np.ndarray]):
         problems, bad = [], []
         missing = [lab for lab in labels if counts.get(lab, 0) == 0]
         if missing:
-            problems.append("missing: " + ", ".join(missing))
+            problems.append("missing: " + ", ".join(self._near_miss(lab, counts) for lab in missing))
             bad += missing
         dups = [lab for lab in labels if counts.get(lab, 0) > 1]
         if dups:
@@ -276,10 +280,16 @@ class Landmarks(Mapping[str, np.ndarray]):
                 bad,
             )
         if volume is not None:
-            try:
-                volume.require_inside([self._first[lab] for lab in labels], labels, what="landmark")
-            except OutsideImageError as exc:
-                raise OutsideImageError(f"{self.source}: {exc}", exc.labels) from None
+            check_inside(
+                volume, [self._first[lab] for lab in labels], labels, what="landmark", source=self.source
+            )
+
+    @staticmethod
+    def _near_miss(label: str, placed: Iterable[str]) -> str:
+        """``label``, with ``(found 's1_body_top ': did you mean 'S1_body_top'?)`` when a placed label
+        outside the schema differs from it only in case, spaces or a letter or two."""
+        found = closest_name(label, [p for p in placed if spec(p) is None])
+        return f"{label} (found {found!r}: did you mean {label!r}?)" if found else label
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Landmarks:
@@ -312,45 +322,60 @@ class MarkupPoints:
     points: tuple[tuple[str, np.ndarray | None], ...]
 
 
+#: The sentence that ends every message about a malformed ``.mrk.json`` file.
+MRK_HINT = "Save the markups node from Slicer as .mrk.json (or fix the file)."
+#: ``positionStatus`` values Slicer writes; only ``"defined"`` points are placed.
+POSITION_STATUSES = ("defined", "undefined", "preview")
+
+
 def read_mrk_json_markups(path: str | os.PathLike, *, what: str = "landmarks file") -> list[MarkupPoints]:
     """Parse a Slicer ``.mrk.json`` file: every markup with its control points in LPS.
 
     Handles ``coordinateSystem`` ``"LPS"`` and ``"RAS"`` (Slicer writes either) and control
     points whose ``positionStatus`` is not ``"defined"`` (pre-labelled, not yet placed).
     ``what`` names the file in error messages.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, a folder, invalid JSON, or a field of the wrong kind, naming the field
+        (``markups[0].controlPoints[2].position must be 3 numbers ...``): ``markups`` and
+        ``controlPoints`` must be lists of objects, ``label`` text, ``coordinateSystem``
+        LPS or RAS, ``coordinateUnits`` mm, ``position`` of a defined point 3 finite numbers.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{what} {path}: not found; check the path.")
-    try:
-        doc = json.loads(path.read_text())
-        markups = doc["markups"]
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise InputFileError(
-            f"{what} {path}: not a valid Slicer .mrk.json ({type(exc).__name__}: {exc}). "
-            "Save the markups node from Slicer as .mrk.json."
-        ) from exc
-    out = []
-    for markup in markups:
-        system = str(markup.get("coordinateSystem", "LPS")).upper()
-        if system not in ("LPS", "RAS"):
-            raise InputFileError(f"{what} {path}: unknown coordinateSystem {system!r}; expected LPS or RAS.")
-        points = []
-        for cp in markup.get("controlPoints", []):
-            label = str(cp.get("label", ""))
-            pos = cp.get("position")
-            if cp.get("positionStatus", "defined") != "defined" or pos is None:
-                points.append((label, None))
-                continue
-            try:
-                p = np.asarray(pos, dtype=float).reshape(3)
-            except (TypeError, ValueError) as exc:
-                raise InputFileError(
-                    f"{what} {path}: point '{label}' has a malformed position {pos!r}."
-                ) from exc
-            points.append((label, ras_to_lps(p) if system == "RAS" else p))
-        out.append(MarkupPoints(markup, tuple(points)))
-    return out
+    doc = JsonFile.load(path, what, expect="the .mrk.json file", hint=MRK_HINT)
+    top = doc.object(doc.data, "the file's top level")
+    markups = doc.array(doc.get(top, "markups", "the file"), "markups")
+    return [_markup(doc, m, f"markups[{n}]") for n, m in enumerate(markups)]
+
+
+def _markup(doc: JsonFile, markup, where: str) -> MarkupPoints:
+    """One markup of a ``.mrk.json`` file, typed (see :func:`read_mrk_json_markups`)."""
+    markup = doc.object(markup, where)
+    system = doc.string(
+        markup.get("coordinateSystem", "LPS"),
+        f"{where}.coordinateSystem",
+        choices=("LPS", "RAS"),
+        casefold=True,
+    )
+    doc.string(markup.get("coordinateUnits", "mm"), f"{where}.coordinateUnits", choices=("mm",))
+    for key in ("type", "name"):
+        if markup.get(key) is not None:
+            doc.string(markup[key], f"{where}.{key}")
+    points = []
+    for c, cp in enumerate(doc.array(markup.get("controlPoints", []), f"{where}.controlPoints")):
+        at = f"{where}.controlPoints[{c}]"
+        cp = doc.object(cp, at)
+        label = doc.string(cp.get("label", ""), f"{at}.label")
+        status = doc.string(
+            cp.get("positionStatus", "defined"), f"{at}.positionStatus", choices=POSITION_STATUSES
+        )
+        if status != "defined":
+            points.append((label, None))
+            continue
+        p = doc.point(doc.get(cp, "position", at), f"{at}.position")
+        points.append((label, ras_to_lps(p) if system == "RAS" else p))
+    return MarkupPoints(markup, tuple(points))
 
 
 def read_mrk_json(path: str | os.PathLike) -> Landmarks:
@@ -422,4 +447,4 @@ def write_mrk_json(
         ],
     }
     with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=4) + "\n")
+        tmp.write_text(json.dumps(doc, indent=4) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import GeometryError, MaskError, OptionError
 from ..imaging.body import BodySource, as_mask
-from ..validation import check_ct, check_number
+from ..validation import SCREW_DIAMETER_RANGE_MM, check_ct, check_inside, check_screw_diameter
 from ..volume import Volume
 from .options import CementOptions
 from .screws import Screw
@@ -16,7 +16,7 @@ from .screws import Screw
 __all__ = ["SCREW_DIAMETER_MAX_MM", "CementInputs"]
 
 #: Largest screw diameter (mm); seed 002's screws are 6.5-8 mm.
-SCREW_DIAMETER_MAX_MM = 20.0
+SCREW_DIAMETER_MAX_MM = SCREW_DIAMETER_RANGE_MM[1]
 
 
 def _require_mask(mask, ct: Volume, name: str, ct_name: str) -> None:
@@ -32,20 +32,16 @@ def _require_mask(mask, ct: Volume, name: str, ct_name: str) -> None:
 def _check_screw(screw, ct: Volume) -> None:
     if not isinstance(screw, Screw):
         raise OptionError(f"screws: expected Screw objects, got {type(screw).__name__}")
-    check_number(
-        screw.diameter_mm,
-        name=f"screw '{screw.name}' diameter",
-        lo=0.0,
-        hi=SCREW_DIAMETER_MAX_MM,
-        lo_inclusive=False,
-        unit="mm",
-    )
-    ends = np.array([screw.entry, screw.tip], dtype=float)
+    check_screw_diameter(screw.diameter_mm, name=f"screw '{screw.name}' diameter")
+    try:
+        ends = np.array([screw.entry, screw.tip], dtype=float)
+    except (TypeError, ValueError):
+        ends = np.empty(0)
     if ends.shape != (2, 3) or not np.all(np.isfinite(ends)):
         raise GeometryError(f"screw '{screw.name}': give entry and tip as finite LPS x,y,z in mm")
     if np.linalg.norm(ends[1] - ends[0]) < 1e-6:
         raise GeometryError(f"screw '{screw.name}' has zero length (entry = tip).")
-    ct.require_inside(ends, [f"{screw.name} entry", f"{screw.name} tip"], what="screw point")
+    check_inside(ct, ends, [f"{screw.name} entry", f"{screw.name} tip"], what="screw point")
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class CementInputs:
                 f"got {type(self.body).__name__}"
             )
         if self.body.kind == "seed":
-            self.ct.require_inside(self.body.seed[None], ["seed"], what="seed point")
+            check_inside(self.ct, self.body.seed, ["seed"], what="seed point")
         else:
             _require_mask(self.body.mask, self.ct, self.body.label, self.name)
         if self.sacrum_mask is not None:

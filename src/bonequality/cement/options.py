@@ -6,24 +6,30 @@ from dataclasses import dataclass
 
 from ..errors import OptionError
 from ..imaging.body import BodyOptions
-from ..validation import check_number
+from ..validation import HU_RANGE, SCREW_DIAMETER_RANGE_MM, check_number
 
-__all__ = ["HU_RANGE", "LEAK_LOCATIONS", "LEAK_RULES", "SACRAL_LEAK_LOCATIONS", "CementOptions"]
+__all__ = [
+    "HU_RANGE",
+    "LEAK_LOCATIONS",
+    "LEAK_RULES",
+    "OPTION_RANGES",
+    "SACRAL_LEAK_LOCATIONS",
+    "CementOptions",
+]
 
 #: Leak locations around a vertebral body, in the order they are tested (first match wins;
 #: a leak voxel matching none is paravertebral).
 LEAK_LOCATIONS = ("canal_foramen", "cranial_disc", "caudal_disc", "paravertebral")
 #: Leak locations around a sacrum.
 SACRAL_LEAK_LOCATIONS = ("canal", "foramina", "presacral", "other")
-#: Range of every HU threshold (air to beyond the top of the standard CT scale).
-HU_RANGE = (-1024.0, 4000.0)
 #: How dense voxels outside (and inside) the body are told from bone: ``"cement"`` weighs
 #: the evidence (:mod:`bonequality.cement.cortex`), ``"threshold"`` counts every voxel the
 #: threshold and the cortical-bone check keep (Mimics' raw number).
 LEAK_RULES = ("cement", "threshold")
 
-#: Numeric option -> (lowest, highest, lowest allowed?, unit). Every one must be finite.
-_RANGES = {
+#: Numeric option -> (lowest, highest, lowest allowed?, unit). Every one must be finite;
+#: the highest is allowed except for ``min_zone_fraction``.
+OPTION_RANGES = {
     "min_cement_thickness_mm": (0.0, 10.0, True, "mm"),
     "min_component_ml": (0.0, 10.0, True, "ml"),
     "leak_search_mm": (0.0, 100.0, False, "mm"),
@@ -37,7 +43,7 @@ _RANGES = {
     "max_canal_width_mm": (0.0, 100.0, False, "mm"),
     "foramen_margin_mm": (0.0, 50.0, True, "mm"),
     "working_spacing_mm": (0.0, 5.0, False, "mm"),
-    "screw_diameter_mm": (0.0, 20.0, False, "mm"),
+    "screw_diameter_mm": (*SCREW_DIAMETER_RANGE_MM, False, "mm"),
     "screw_contact_margin_mm": (0.0, 10.0, True, "mm"),
     "sacral_body_halfwidth_mm": (0.0, 100.0, True, "mm"),
     "sacral_canal_halfwidth_mm": (0.0, 100.0, True, "mm"),
@@ -159,7 +165,7 @@ class CementOptions:
             check_number(
                 self.cement_peak_hu, name="option cement_peak_hu", lo=HU_RANGE[0], hi=HU_RANGE[1], unit="HU"
             )
-        for name, (lo, hi, lo_inclusive, unit) in _RANGES.items():
+        for name, (lo, hi, lo_inclusive, unit) in OPTION_RANGES.items():
             check_number(
                 getattr(self, name),
                 name=f"option {name}",

@@ -6,14 +6,15 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from ..errors import InputFileError
 from ..imaging.grid import crop
+from ..jsonfields import JsonFile
 from ..landmarks import read_mrk_json_markups
+from ..validation import SCREW_DIAMETER_RANGE_MM, check_inside, check_screw_diameter
 from ..volume import Volume
 from .options import CementOptions
 
@@ -52,25 +53,42 @@ def read_screws(path: str | os.PathLike, *, diameter_mm: float = 7.0) -> tuple[S
     """Screws from a Slicer ``.mrk.json``: each Line markup is one screw (entry, tip);
     in other markups consecutive defined control points pair up (entry, tip).
 
-    A markup may state ``"screwDiameterMm"``; otherwise ``diameter_mm`` applies. Points in
-    RAS files are converted to LPS.
+    A markup may state ``"screwDiameterMm"`` (a number in (0, 20] mm); otherwise
+    ``diameter_mm`` applies. Points in RAS files are converted to LPS.
+
+    Raises
+    ------
+    InputFileError
+        The file is malformed (:func:`~bonequality.landmarks.read_mrk_json_markups`), a
+        diameter is not a number in range, a Line markup has other than 2 points, a markup an
+        odd number of points, a screw zero length, or no screw is given; each message names
+        the file and the field.
     """
-    path = Path(path)
+    diameter_mm = check_screw_diameter(diameter_mm, name="default screw diameter")
     label = f"screws file {path}"
+    doc = JsonFile(path, "screws file", hint="Give each screw as a line (entry, tip) in mm.")
     screws = []
     for m_index, parsed in enumerate(read_mrk_json_markups(path, what="screws file")):
-        markup = parsed.markup
+        markup, where = parsed.markup, f"markups[{m_index}]"
         placed = [(name, p) for name, p in parsed.points if p is not None]
         names = [name for name, _ in placed]
         pts = [p for _, p in placed]
-        if len(pts) % 2:
-            raise InputFileError(
-                f"{label}: markup {m_index + 1} has an odd number ({len(pts)}) of points; give each screw "
-                "as a line (entry, tip) or as point pairs."
+        is_line = markup.get("type") == "Line"
+        if (is_line and len(pts) not in (0, 2)) or len(pts) % 2:
+            raise doc.fail(where, f"has {len(pts)} placed points; a screw is a line of 2 points (entry, tip)")
+        diameter = diameter_mm
+        if "screwDiameterMm" in markup:
+            lo, hi = SCREW_DIAMETER_RANGE_MM
+            diameter = doc.number(
+                markup["screwDiameterMm"],
+                f"{where}.screwDiameterMm",
+                lo=lo,
+                hi=hi,
+                lo_inclusive=False,
+                unit="mm",
             )
-        diameter = float(markup.get("screwDiameterMm", diameter_mm))
         for s in range(0, len(pts), 2):
-            name = markup.get("name") if markup.get("type") == "Line" else names[s]
+            name = markup.get("name") if is_line else names[s]
             name = name or f"screw {len(screws) + 1}"
             if np.linalg.norm(pts[s + 1] - pts[s]) < 1e-6:
                 raise InputFileError(f"{label}: screw '{name}' has zero length (entry = tip).")
@@ -120,7 +138,8 @@ def screw_contact(
     out = []
     cement = np.asarray(cement_mask, dtype=bool)
     for screw in screws:
-        volume.require_inside(
+        check_inside(
+            volume,
             np.stack([screw.entry, screw.tip]),
             [f"{screw.name} entry", f"{screw.name} tip"],
             what="screw point",

@@ -1,4 +1,9 @@
-"""Argument parsing helpers shared by the command modules."""
+"""Argument parsing helpers shared by the command modules.
+
+They turn text into numbers or tuples and nothing more: every range is checked by the
+library (:mod:`bonequality.validation` and the analyses' inputs and options objects), so
+the CLI, batch and the Slicer modules refuse the same value with the same message.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import numpy as np
 from ..errors import OptionError
 from ..validation import check_bone_threshold
 
-__all__ = ["bone_threshold_hu", "point_lps", "positive_float", "two_floats"]
+__all__ = ["bone_threshold_hu", "point_lps", "two_floats"]
 
 
 def point_lps(text: str) -> np.ndarray:
@@ -32,16 +37,6 @@ def two_floats(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not two numbers separated by a comma") from None
     return a, b
-
-
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"'{text}' must be positive")
-    return v
 
 
 def bone_threshold_hu(text: str) -> float:

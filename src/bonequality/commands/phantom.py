@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from ..errors import InputFileError
+from ..errors import OptionError
 from ..phantoms import ANISOTROPIC_SPACING, GENERATORS, make_phantom, oblique_direction, write_phantom
+from ..validation import check_number
+
+#: Range of ``--sacral-tilt`` (degrees; real sacral slopes are 35-45).
+SACRAL_TILT_RANGE_DEG = (-60.0, 60.0)
+#: Phantoms written with a landmarks file (``--ras`` applies to them only).
+WITH_LANDMARKS = ("pelvis", "sacrum-block")
 
 NAME = "phantom"
 HELP = "write a synthetic phantom: the image, <stem>.mrk.json (landmarks) and <stem>.truth.json"
@@ -20,7 +26,8 @@ def add_arguments(parser) -> None:
         type=float,
         default=None,
         metavar="DEG",
-        help="pelvis: sacral slope in degrees (rigid tilt about the left-right axis; default 0 = upright)",
+        help="pelvis: sacral slope in degrees, -60 to 60 (rigid tilt about the left-right axis; "
+        "default 0 = upright)",
     )
     parser.add_argument(
         "--oblique", action="store_true", help="write on an oblique grid (tilted direction matrix)"
@@ -28,23 +35,36 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--anisotropic", action="store_true", help=f"write with spacing {ANISOTROPIC_SPACING} mm"
     )
-    parser.add_argument("--ras", action="store_true", help="write the landmarks file in RAS instead of LPS")
+    parser.add_argument(
+        "--ras",
+        action="store_true",
+        help="pelvis, sacrum-block: write the landmarks file in RAS instead of LPS",
+    )
+
+
+def check_arguments(args) -> None:
+    """Refuse options that do not apply to the phantom ``args.kind`` or are out of range."""
+    for flag, value in (("--osteoporotic", args.osteoporotic), ("--sacral-tilt", args.sacral_tilt)):
+        if value not in (None, False) and args.kind != "pelvis":
+            raise OptionError(f"{flag} applies to the pelvis phantom only, not to {args.kind}")
+    if args.ras and args.kind not in WITH_LANDMARKS:
+        raise OptionError(
+            f"--ras sets the coordinate system of the landmarks file; the {args.kind} phantom has none "
+            f"(only {', '.join(WITH_LANDMARKS)})"
+        )
+    if args.sacral_tilt is not None:
+        lo, hi = SACRAL_TILT_RANGE_DEG
+        check_number(args.sacral_tilt, name="--sacral-tilt", lo=lo, hi=hi, unit="degrees")
+    if not str(args.out).lower().endswith((".nrrd", ".nii.gz", ".nii", ".mha")):
+        raise OptionError(f"--out {args.out}: use an image file ending in .nrrd, .nii.gz, .nii or .mha")
 
 
 def run(args, progress=None) -> dict:
-    for flag, value in (("--osteoporotic", args.osteoporotic), ("--sacral-tilt", args.sacral_tilt)):
-        if value not in (None, False) and args.kind != "pelvis":
-            raise InputFileError(f"{flag} applies to the pelvis phantom only")
-    if not str(args.out).lower().endswith((".nrrd", ".nii.gz", ".nii", ".mha")):
-        raise InputFileError(f"--out {args.out}: use an image file ending in .nrrd, .nii.gz, .nii or .mha")
+    check_arguments(args)
     options = {}
     if args.kind == "pelvis":
         options["osteoporotic"] = args.osteoporotic
         if args.sacral_tilt is not None:
-            if not -60.0 <= args.sacral_tilt <= 60.0:
-                raise InputFileError(
-                    f"--sacral-tilt {args.sacral_tilt}: use an angle between -60 and 60 degrees"
-                )
             options["sacral_tilt_deg"] = args.sacral_tilt
     if args.oblique:
         options["direction"] = oblique_direction()

@@ -9,14 +9,16 @@ import numpy as np
 
 from ..errors import MaskError, OptionError
 from ..landmarks import Landmarks, required_labels
-from ..validation import check_bone_threshold, check_ct, check_number
+from ..validation import SCREW_DIAMETER_RANGE_MM, check_bone_threshold, check_ct, check_screw_diameter, show
 from ..volume import Volume
 from .options import CorridorOptions
 
-__all__ = ["SCREW_DIAMETER_MAX_MM", "CorridorInputs", "corridor_landmarks"]
+__all__ = ["MAX_SCREW_DIAMETERS", "SCREW_DIAMETER_MAX_MM", "CorridorInputs", "corridor_landmarks"]
 
 #: Largest screw diameter checked for fit (mm); seed 002's screws are 6.5-8 mm.
-SCREW_DIAMETER_MAX_MM = 20.0
+SCREW_DIAMETER_MAX_MM = SCREW_DIAMETER_RANGE_MM[1]
+#: At most this many screw diameters are checked for fit.
+MAX_SCREW_DIAMETERS = 10
 
 
 def corridor_landmarks(landmarks, volume: Volume) -> Landmarks:
@@ -34,13 +36,14 @@ def corridor_landmarks(landmarks, volume: Volume) -> Landmarks:
 
 
 def _screw_diameters(values) -> tuple[float, ...]:
-    values = (values,) if np.isscalar(values) else tuple(values)
-    return tuple(
-        check_number(
-            d, name="screw diameter", lo=0.0, hi=SCREW_DIAMETER_MAX_MM, lo_inclusive=False, unit="mm"
-        )
-        for d in values
-    )
+    """Screw diameters to check for fit: 1 to :data:`MAX_SCREW_DIAMETERS`, each in (0, 20] mm."""
+    try:
+        values = (values,) if np.isscalar(values) else tuple(values)
+    except TypeError:
+        raise OptionError(f"screw diameters: give numbers in mm, got {show(values)}") from None
+    if not 1 <= len(values) <= MAX_SCREW_DIAMETERS:
+        raise OptionError(f"screw diameters: give 1 to {MAX_SCREW_DIAMETERS} diameters, got {len(values)}")
+    return tuple(check_screw_diameter(d) for d in values)
 
 
 @dataclass(frozen=True)

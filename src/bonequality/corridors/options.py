@@ -7,11 +7,15 @@ screw diameters of seed 002 and which landmark each part of the analysis depends
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from ..errors import OptionError
+from ..validation import check_integer, check_number, check_screw_diameter
 
 __all__ = [
     "L5_GROUP_HU",
     "LANDMARK_DEPENDENTS",
+    "OPTION_RANGES",
     "REFERENCE_COHORT",
     "REGIONS",
     "SCREW_DIAMETERS_MM",
@@ -62,6 +66,30 @@ REFERENCE_COHORT: dict[str, dict[str, tuple[int, float, float]]] = {
 #: L5 group boundary (HU): ``<= 100`` is the osteoporotic range (seed 000, after Pickhardt).
 L5_GROUP_HU = 100.0
 
+#: Numeric option -> (lowest, whether the lowest is allowed, highest), mm or HU; every value
+#: must be finite and within its range (the highest allowed).
+OPTION_RANGES: dict[str, tuple[float, bool, float]] = {
+    "probe_diameter_mm": (0.0, False, 40.0),
+    "segment_mm": (0.0, False, 5.0),
+    "disk_step_mm": (0.0, False, 5.0),
+    "min_run_mm": (0.0, False, 100.0),
+    "air_hu": (-1100.0, True, 0.0),
+    "ventral_clearance_mm": (0.0, True, 50.0),
+    "free_radius_step_mm": (0.0, False, 5.0),
+    "free_radius_max_mm": (0.0, False, 50.0),
+    "free_radius_angles": (1, True, 360),
+    "free_radius_every_mm": (0.0, False, 50.0),
+    "plate_margin_mm": (0.0, True, 50.0),
+    "plate_fraction": (0.0, False, 1.0),
+    "thermal_half_width_mm": (0.0, False, 100.0),
+    "thermal_step_mm": (0.0, False, 5.0),
+    "l5_cortex_margin_mm": (0.0, True, 20.0),
+    "l5_max_radius_mm": (0.0, False, 50.0),
+    "l5_min_radius_mm": (0.0, False, 50.0),
+    "l5_max_half_height_mm": (0.0, False, 50.0),
+    "l5_cortex_contrast_hu": (0.0, True, 3000.0),
+}
+
 #: Landmark -> the parts of the analysis that depend on it (for :func:`update_corridors`).
 LANDMARK_DEPENDENTS: dict[str, tuple[str, ...]] = {
     "S1_body_top": ("S1_L", "S1_R"),
@@ -111,6 +139,12 @@ class CorridorOptions:
     l5_cortex_margin_mm, l5_max_radius_mm, l5_max_half_height_mm, l5_min_radius_mm : float
         mm; ``l5_cortex_contrast_hu`` (HU) how much denser than the centre the cortex is.
         L5 ROI (see :func:`l5_density`).
+
+    Raises
+    ------
+    OptionError
+        A value that is not a finite number within its range (:data:`OPTION_RANGES`), a
+        screw diameter outside (0, 20] mm, or ``l5_min_radius_mm`` above ``l5_max_radius_mm``.
     """
 
     probe_diameter_mm: float = 10.0
@@ -133,3 +167,30 @@ class CorridorOptions:
     l5_min_radius_mm: float = 4.0
     l5_max_half_height_mm: float = 8.0
     l5_cortex_contrast_hu: float = 150.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name == "screw_diameters_mm":
+                continue
+            lo, lo_inclusive, hi = OPTION_RANGES[f.name]
+            name = f"corridor option {f.name}"
+            if isinstance(lo, int):
+                v = check_integer(getattr(self, f.name), name=name, lo=lo, hi=hi)
+            else:
+                v = check_number(getattr(self, f.name), name=name, lo=lo, hi=hi, lo_inclusive=lo_inclusive)
+            object.__setattr__(self, f.name, v)
+        try:
+            diameters = tuple(self.screw_diameters_mm)
+        except TypeError:
+            diameters = (self.screw_diameters_mm,)
+        if not 1 <= len(diameters) <= 10:
+            raise OptionError(
+                f"corridor option screw_diameters_mm: give 1 to 10 diameters, got {len(diameters)}"
+            )
+        checked = tuple(check_screw_diameter(d, name="corridor option screw_diameters_mm") for d in diameters)
+        object.__setattr__(self, "screw_diameters_mm", checked)
+        if self.l5_min_radius_mm > self.l5_max_radius_mm:
+            raise OptionError(
+                f"corridor options: l5_min_radius_mm {self.l5_min_radius_mm:g} is above l5_max_radius_mm "
+                f"{self.l5_max_radius_mm:g}; give a smaller minimum"
+            )

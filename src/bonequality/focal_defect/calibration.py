@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import CalibrationError, InputFileError
+from ..errors import CalibrationError
+from ..jsonfields import JsonFile
+from ..validation import HU_RANGE, check_inside, check_number, show
 from ..volume import Volume
 
-__all__ = ["Calibration", "as_calibration", "read_phantom_inserts"]
+__all__ = [
+    "DENSITY_RANGE_MG_CM3",
+    "INSERT_RADIUS_RANGE_MM",
+    "INTERCEPT_RANGE_MG_CM3",
+    "SLOPE_RANGE",
+    "Calibration",
+    "as_calibration",
+    "read_phantom_inserts",
+]
+
+#: A calibration slope lies in (0, 10] mg/cm³ HA per HU (CT phantoms: about 0.6-1.2).
+SLOPE_RANGE = (0.0, 10.0)
+#: A calibration intercept lies within -1000 to 1000 mg/cm³ HA (phantoms: about -50 to 50).
+INTERCEPT_RANGE_MG_CM3 = (-1000.0, 1000.0)
+#: Known density of a phantom insert, mg/cm³ (K2HPO4 phantoms go slightly below 0; cortical
+#: bone inserts reach about 1200-1800).
+DENSITY_RANGE_MG_CM3 = (-200.0, 3000.0)
+#: Radius of the sphere an insert is measured in, (0, 50] mm.
+INSERT_RADIUS_RANGE_MM = (0.0, 50.0)
+#: At most this many inserts are read.
+MAX_INSERTS = 100
+#: The sentence that ends every message about a malformed inserts file.
+INSERTS_HINT = (
+    'The file holds {"inserts": [{"density_mg_cm3": d, "hu": h} or '
+    '{"density_mg_cm3": d, "center_lps": [x, y, z], "radius_mm": r}, ...]}.'
+)
 
 
 @dataclass(frozen=True)
@@ -43,19 +68,40 @@ class Calibration:
 
     @classmethod
     def from_slope_intercept(cls, slope: float, intercept: float) -> Calibration:
-        """A given calibration; raises :class:`CalibrationError` for a non-positive or non-finite slope."""
+        """A given calibration (:data:`SLOPE_RANGE`, :data:`INTERCEPT_RANGE_MG_CM3`).
+
+        Raises
+        ------
+        CalibrationError
+            A slope that is not a positive number up to 10 mg/cm³ per HU, or an intercept
+            that is not a number within -1000 to 1000 mg/cm³.
+        """
+        example = "e.g. --calibration 0.8,-16"
+        for value in (slope, intercept):
+            try:
+                float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise CalibrationError(
+                    f"calibration slope {show(slope)} / intercept {show(intercept)}: "
+                    f"give two numbers, {example}"
+                ) from None
+        lo, hi = SLOPE_RANGE
         try:
-            slope, intercept = float(slope), float(intercept)
-        except (TypeError, ValueError):
-            raise CalibrationError(
-                f"calibration slope {slope!r} / intercept {intercept!r}: give two numbers, e.g. "
-                "--calibration 0.8,-16"
-            ) from None
-        if not (np.isfinite(slope) and np.isfinite(intercept)) or slope <= 0:
-            raise CalibrationError(
-                f"calibration slope {slope} / intercept {intercept}: the slope must be a positive "
-                "number (mg/cm³ per HU) and both finite, e.g. --calibration 0.8,-16"
+            slope = check_number(
+                slope, name="calibration slope", lo=lo, hi=hi, lo_inclusive=False, error=CalibrationError
             )
+        except CalibrationError as exc:
+            raise CalibrationError(
+                f"{exc} The slope must be a positive number (mg/cm³ per HU) up to {hi:g}; "
+                f"BMD = slope * HU + intercept, {example}."
+            ) from None
+        lo, hi = INTERCEPT_RANGE_MG_CM3
+        try:
+            intercept = check_number(
+                intercept, name="calibration intercept", lo=lo, hi=hi, unit="mg/cm³", error=CalibrationError
+            )
+        except CalibrationError as exc:
+            raise CalibrationError(f"{exc} BMD = slope * HU + intercept, {example}.") from None
         return cls(slope, intercept, None, "slope/intercept")
 
     @classmethod
@@ -90,10 +136,15 @@ class Calibration:
         ss_res = float(np.sum((dens - pred) ** 2))
         ss_tot = float(np.sum((dens - dens.mean()) ** 2))
         r2 = 1.0 - ss_res / ss_tot
-        if slope <= 0 or r2 < min_r_squared:
+        in_range = SLOPE_RANGE[0] < slope <= SLOPE_RANGE[1] and (
+            INTERCEPT_RANGE_MG_CM3[0] <= intercept <= INTERCEPT_RANGE_MG_CM3[1]
+        )
+        if not in_range or r2 < min_r_squared:
             raise CalibrationError(
-                f"phantom inserts: the fit is not usable (slope {slope:.4g} mg/cm³ per HU, R² {r2:.3f}); "
-                "denser inserts must have higher HU. Check the insert densities and HU values."
+                f"phantom inserts: the fit is not usable (slope {slope:.4g} mg/cm³ per HU, intercept "
+                f"{intercept:.4g} mg/cm³, R² {r2:.3f}); denser inserts must have higher HU, the slope lie in "
+                f"(0, {SLOPE_RANGE[1]:g}] and the intercept within +-{INTERCEPT_RANGE_MG_CM3[1]:g} mg/cm³. "
+                "Check the insert densities and HU values."
             )
         return cls(float(slope), float(intercept), r2, "phantom inserts")
 
@@ -114,39 +165,73 @@ class Calibration:
 def read_phantom_inserts(path: str | os.PathLike, *, volume: Volume | None = None) -> Calibration:
     """Calibration from a JSON file of phantom inserts.
 
-    The file holds ``{"inserts": [{"density_mg_cm3": d, "hu": h}, ...]}``; instead of
-    ``"hu"`` an insert may give ``"center_lps": [x, y, z]`` and ``"radius_mm"``, and its HU
-    is then the mean of ``volume`` within that sphere.
+    The file holds ``{"inserts": [{"density_mg_cm3": d, "hu": h}, ...]}`` (or the list
+    alone), 2 to 100 inserts. Instead of ``"hu"`` an insert may give ``"center_lps":
+    [x, y, z]`` (inside ``volume``) and ``"radius_mm"`` ((0, 50] mm, default 3); its HU is
+    then the mean of ``volume`` within that sphere (``"hu"`` wins when both are given). Densities lie in
+    :data:`DENSITY_RANGE_MG_CM3`, HU in :data:`~bonequality.validation.HU_RANGE`.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, a folder, or invalid JSON.
+    CalibrationError
+        A field of the wrong kind or out of range (named: ``inserts[1].radius_mm``), an
+        insert with neither ``hu`` nor ``center_lps``, or a fit that is unusable.
+    OutsideImageError
+        An insert centre outside the image.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"phantom inserts {path}: file not found; check the path.")
-    try:
-        data = json.loads(path.read_text())
-        inserts = data["inserts"] if isinstance(data, dict) else data
-        dens = [float(e["density_mg_cm3"]) for e in inserts]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CalibrationError(
-            f'phantom inserts {path}: expected {{"inserts": [{{"density_mg_cm3": ..., "hu": ...}}]}} ({exc})'
-        ) from exc
-    hu = []
-    for n, e in enumerate(inserts):
-        if "hu" in e:
-            hu.append(float(e["hu"]))
-        elif "center_lps" in e and volume is not None:
-            hu.append(_sphere_mean(volume, e["center_lps"], float(e.get("radius_mm", 3.0)), f"insert {n}"))
-        else:
-            raise CalibrationError(f"phantom inserts {path}: insert {n} has neither 'hu' nor 'center_lps'")
+    doc = JsonFile.load(path, "phantom inserts", expect="the inserts .json file", hint=INSERTS_HINT)
+    doc.error = CalibrationError
+    data = doc.data
+    where = "inserts"
+    if isinstance(data, dict):
+        data = doc.get(data, "inserts", "the file")
+    else:
+        where = "the file's top level"
+    inserts = doc.array(data, where, max_items=MAX_INSERTS)
+    hu, dens = [], []
+    for n, entry in enumerate(inserts):
+        hu.append(_insert_hu(doc, entry, f"inserts[{n}]", volume))
+        lo, hi = DENSITY_RANGE_MG_CM3
+        dens.append(doc.number(entry["density_mg_cm3"], f"inserts[{n}].density_mg_cm3", lo=lo, hi=hi))
     try:
         return Calibration.from_inserts(hu, dens)
     except CalibrationError as exc:
         raise CalibrationError(f"{path}: {exc}") from None
 
 
-def _sphere_mean(volume: Volume, center, radius: float, name: str) -> float:
-    center = np.asarray(center, dtype=float)
-    volume.require_inside(center[None], [name], what="phantom insert")
-    step = min(volume.spacing.min(), radius / 3)
+def _insert_hu(doc: JsonFile, entry, where: str, volume: Volume | None) -> float:
+    """The HU of one insert: its ``hu`` if given, else the mean of ``volume`` in its sphere.
+
+    ``center_lps`` and ``radius_mm`` are checked whenever present (a phantom's truth file
+    gives all three); without ``hu`` they are needed, and so is ``volume``.
+    """
+    entry = doc.object(entry, where)
+    doc.get(entry, "density_mg_cm3", where)
+    center = radius = None
+    if "center_lps" in entry:
+        center = doc.point(entry["center_lps"], f"{where}.center_lps")
+    if "radius_mm" in entry or center is not None:
+        lo, hi = INSERT_RADIUS_RANGE_MM
+        radius = doc.number(
+            entry.get("radius_mm", 3.0), f"{where}.radius_mm", lo=lo, hi=hi, lo_inclusive=False, unit="mm"
+        )
+    if "hu" in entry:
+        return doc.number(entry["hu"], f"{where}.hu", lo=HU_RANGE[0], hi=HU_RANGE[1], unit="HU")
+    if center is None:
+        raise doc.fail(where, "has neither 'hu' nor 'center_lps'; give one")
+    if volume is None:
+        raise doc.fail(f"{where}.center_lps", "needs the CT to measure the insert in; give 'hu' instead")
+    check_inside(
+        volume, center, [f"{where}.center_lps"], what="insert centre", source=f"{doc.what} {doc.path}"
+    )
+    return _sphere_mean(volume, center, radius)
+
+
+def _sphere_mean(volume: Volume, center: np.ndarray, radius: float) -> float:
+    """Mean of ``volume`` in the sphere (trilinear samples on a lattice of at most 41 per axis)."""
+    step = max(min(volume.spacing.min(), radius / 3), radius / 20)
     g = np.arange(-radius, radius + 1e-9, step)
     pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
     pts = pts[np.linalg.norm(pts, axis=1) <= radius] + center

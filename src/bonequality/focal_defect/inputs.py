@@ -8,12 +8,15 @@ import numpy as np
 
 from ..errors import MaskError, OptionError
 from ..imaging.body import BodySource, as_mask
-from ..validation import check_ct, check_number
+from ..validation import check_ct, check_inside, check_number
 from ..volume import Volume
 from .calibration import Calibration, as_calibration
 from .constants import STARS
 
-__all__ = ["FocalDefectInputs", "body_source"]
+__all__ = ["MAX_ANGLES", "FocalDefectInputs", "body_source"]
+
+#: At most this many star-line orientations (the paper uses 15).
+MAX_ANGLES = 360
 
 
 def body_source(*, mask=None, vertebra_mask=None, seed=None, name: str = "") -> BodySource:
@@ -86,8 +89,11 @@ class FocalDefectInputs:
         object.__setattr__(self, "calibration", as_calibration(self.calibration))
         if self.angles_deg is not None:
             angles = np.asarray(self.angles_deg, dtype=object).ravel()
-            if angles.size == 0:
-                raise OptionError("star-line angles: give at least one angle (degrees from the LPS x axis)")
+            if not 1 <= angles.size <= MAX_ANGLES:
+                raise OptionError(
+                    f"star-line angles: give 1 to {MAX_ANGLES} angles (degrees from the LPS x axis), "
+                    f"got {angles.size}"
+                )
             checked = tuple(
                 check_number(a, name="star-line angle", lo=-360.0, hi=360.0, unit="degrees") for a in angles
             )
@@ -99,7 +105,7 @@ class FocalDefectInputs:
     def _check_body(self) -> None:
         body = self.body
         if body.kind == "seed":
-            self.ct.require_inside(body.seed[None], ["seed"], what="seed point")
+            check_inside(self.ct, body.seed, ["seed"], what="seed point")
         elif isinstance(body.mask, Volume):
             if not np.any(body.mask.array):
                 raise MaskError(f"{body.label} is empty (no nonzero voxels); segment the body first.")
