@@ -185,7 +185,7 @@ def test_without_a_mask_the_cortical_shell_and_the_threshold_are_reported(block_
     [
         (("--sacrum-mask", "{folder}/labels.nrrd", "--label", "7"), "label 7 does not occur"),
         (("--sacrum-mask", "{folder}/empty.nrrd"), "empty"),
-        (("--sacrum-mask", "{folder}/far.nrrd"), "does not overlap"),
+        (("--sacrum-mask", "{folder}/far.nrrd", "--label", "3"), "does not overlap"),
         (("--sacrum-mask", "{folder}/sacrum.seg.nrrd", "--segment", "Nope"), "no segment named 'Nope'"),
         (("--sacrum-mask", "{folder}/missing.nrrd"), "missing.nrrd"),
         (("--label", "3"), "--label and --segment select the sacrum in --sacrum-mask"),

@@ -361,13 +361,15 @@ def _small_block(box_half, spacing=(0.5, 0.5, 0.5)):
 
 
 def test_roi_empty_after_erosion():
-    ct, mask = _small_block((5, 5, 5))
+    # A 9 ml slab (a plausible body volume, bonequality.masks.PLAUSIBLE_ML) only 10 mm thick.
+    ct, mask = _small_block((15, 15, 5))
     with pytest.raises(MaskError, match="empty after the 6 mm erosion"):
         analyze_focal_defect(ct, mask=mask)
 
 
 def test_roi_too_small_after_erosion():
-    ct, mask = _small_block((8, 8, 8))
+    # An 11.7 ml slab 13 mm thick: 0.29 ml are left after the 6 mm erosion.
+    ct, mask = _small_block((15, 15, 6.5))
     with pytest.raises(MaskError, match=r"only 0\.\d+ ml"):
         analyze_focal_defect(ct, mask=mask)
 

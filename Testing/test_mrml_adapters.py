@@ -242,12 +242,13 @@ def test_segmentation_round_trip_on_oblique_grid(mrml_scene, oblique_ct):
 
 
 def test_mask_from_segment_on_another_grid_is_resampled(mrml_scene, oblique_ct):
-    # A segment drawn on a 2x coarser axis-aligned grid covering an LPS box.
+    # A segment drawn on a 2x coarser axis-aligned grid covering an LPS box within the CT
+    # (a mask must lie at least 95 % within the CT: Volume.mask_on).
     coarse = Volume(
-        np.zeros((30, 30, 30), dtype=np.uint8), np.full(3, 2.0), np.array([-60.0, 0.0, -340.0]), np.eye(3)
+        np.zeros((30, 30, 30), dtype=np.uint8), np.full(3, 2.0), np.array([-30.0, 20.0, -330.0]), np.eye(3)
     )
     box = np.zeros(coarse.array.shape, dtype=bool)
-    box[5:25, 5:25, 5:25] = True
+    box[11:19, 11:19, 11:19] = True
     node = segmentations.segmentation_node_from_masks({"Body": box}, coarse)
     got = segmentations.mask_from_node(node, oblique_ct, segment="Body")
     expected = coarse.with_array(box).mask_on(oblique_ct)

@@ -161,7 +161,7 @@ def test_mask_on_resamples_to_reference_and_reports_no_overlap():
     nk, nj, ni = 30, 30, 30
     origin = ref.center() - fine.direction @ (np.array([ni - 1, nj - 1, nk - 1]) / 2 * 0.5)
     fine = Volume(np.ones((nk, nj, ni), np.uint8), fine.spacing, origin, fine.direction)
-    m = fine.mask_on(ref, name="box mask")
+    m = fine.mask_on(ref, name="box mask", min_inside=0.0)  # larger than ref on purpose
     assert m.dtype == bool
     # 15 mm cube centred in a 14 x 12 x 10 mm grid covers the whole reference grid.
     assert m.all()

@@ -22,7 +22,10 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from . import dicom
 from .errors import GeometryMismatchError, InputFileError, MaskError, NotCTError, OutsideImageError
+from .masks import require_one_label
+from .memory import bytes_per_component, check_image_fits
 from .outputs import atomic_file
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,33 @@ __all__ = ["Volume", "read_dicom_series", "read_image"]
 
 #: File endings SimpleITK reads and writes for us (``.seg.nrrd`` is handled by segmentation.py).
 IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+#: Share of a mask (by volume) that must lie within the CT it is used on.
+MIN_MASK_INSIDE = 0.95
+
+
+def check_geometry(spacing, origin, direction, *, name: str = "image") -> None:
+    """Raise :class:`InputFileError` naming ``name`` unless the grid is usable.
+
+    Parameters
+    ----------
+    spacing : (3,) float, mm
+        Positive and finite.
+    origin : (3,) float, mm, LPS
+        Finite.
+    direction : (3, 3) float
+        Orthonormal (no shear, no scaling): every analysis measures distances on the grid.
+    """
+    if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise InputFileError(f"{name}: image spacing must be positive and finite, got {spacing.tolist()}")
+    if not np.all(np.isfinite(origin)):
+        raise InputFileError(f"{name}: image origin must be finite, got {origin.tolist()}")
+    if not np.all(np.isfinite(direction)) or not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
+        raise InputFileError(
+            f"{name}: the direction matrix is not orthonormal (sheared or scaled axes: "
+            f"{np.round(direction, 4).tolist()}); resample the image onto an orthogonal grid first "
+            "(e.g. Slicer's Resample Scalar Volume, or harden its transform)."
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,12 +91,7 @@ class Volume:
         spacing = np.asarray(self.spacing, dtype=float).reshape(3)
         origin = np.asarray(self.origin, dtype=float).reshape(3)
         direction = np.asarray(self.direction, dtype=float).reshape(3, 3)
-        if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-            raise InputFileError(f"image spacing must be positive and finite, got {spacing.tolist()}")
-        if not np.all(np.isfinite(origin)):
-            raise InputFileError(f"image origin must be finite, got {origin.tolist()}")
-        if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
-            raise InputFileError(f"image direction matrix is not orthonormal: {direction.tolist()}")
+        check_geometry(spacing, origin, direction)
         object.__setattr__(self, "array", arr)
         object.__setattr__(self, "spacing", spacing)
         object.__setattr__(self, "origin", origin)
@@ -235,11 +260,14 @@ class Volume:
 
         A CT in HU has air or fat (-1100 to -150 HU) somewhere and nothing far below -1100
         other than scanner padding (-2048, -3024, ...). An MR image or a CT whose stored
-        values were never rescaled (air near 0) has no such voxels.
+        values were never rescaled (air near 0) has no such voxels. A CT holding NaN or
+        infinite voxels is refused (:func:`require_finite`): every CT of every analysis
+        passes here (:func:`bonequality.validation.check_ct`), from files and Slicer nodes.
         """
         a = self.array
         if a.dtype.kind not in "iuf":
             raise NotCTError(f"{name}: pixel type {a.dtype} is not a scalar CT image")
+        require_finite(a, name)
         sample = a.ravel()[:: max(1, a.size // 2_000_000)].astype(np.float32)
         low_tissue = np.mean((sample >= -1100) & (sample <= -150))
         bone_or_soft = np.mean((sample > -150) & (sample < 4000))
@@ -261,16 +289,25 @@ class Volume:
                 f"{np.round(hi2, 1).tolist()} mm. Use a mask made on this CT."
             )
 
-    def mask_on(self, reference: Volume, *, name: str = "mask") -> np.ndarray:
+    def mask_on(
+        self, reference: Volume, *, name: str = "mask", min_inside: float = MIN_MASK_INSIDE
+    ) -> np.ndarray:
         """This image as a boolean mask on ``reference``'s grid (nonzero = inside).
 
-        Resamples with nearest neighbour when the grids differ; raises :class:`MaskError`
-        when the mask is empty or does not overlap ``reference``.
+        Resamples with nearest neighbour when the grids differ. Raises :class:`MaskError`
+        when the mask is empty or holds several labels (the labels are listed), and
+        :class:`GeometryMismatchError` when less than ``min_inside`` (default
+        :data:`MIN_MASK_INSIDE`, 95 %) of it by volume - its voxels whose centres fall inside
+        ``reference`` - lies within ``reference`` (0: any overlap will do).
         """
         if not np.any(self.array):
             raise MaskError(f"{name} is empty (no nonzero voxels); segment the structure first.")
-        if not self.same_grid(reference):
+        same = self.same_grid(reference)
+        if not same:
             self.require_overlap(reference, name=name)
+        require_one_label(self.array, self.voxel_volume_mm3, name)
+        if not same:
+            self.require_within(reference, name=name, min_inside=min_inside)
             resampled = self.with_array((self.array != 0).astype(np.uint8)).resample_like(reference, order=0)
             mask = resampled.array != 0
         else:
@@ -278,6 +315,40 @@ class Volume:
         if not mask.any():
             raise GeometryMismatchError(f"{name} does not overlap the CT after resampling onto its grid.")
         return mask
+
+    def inside_fraction(self, reference: Volume, *, chunk: int = 1_000_000) -> float:
+        """Share of this mask's set voxels whose centres lie within ``reference``'s extent.
+
+        All voxels of a grid have one volume, so this is the share of the mask's volume
+        (mm^3) inside ``reference``. Counted in chunks of ``chunk`` voxels (bounded memory).
+        """
+        flat = np.flatnonzero(self.array)
+        if flat.size == 0:
+            return 0.0
+        inside = 0
+        for start in range(0, flat.size, chunk):
+            k, j, i = np.unravel_index(flat[start : start + chunk], self.array.shape)
+            pts = self.index_to_physical(np.stack([i, j, k], axis=-1).astype(float))
+            inside += int(np.count_nonzero(reference.contains(pts)))
+        return inside / flat.size
+
+    def require_within(
+        self, reference: Volume, *, name: str, other_name: str = "the CT", min_inside: float = MIN_MASK_INSIDE
+    ) -> None:
+        """:class:`GeometryMismatchError` unless ``min_inside`` of the mask lies in ``reference``."""
+        if min_inside <= 0:
+            return
+        share = self.inside_fraction(reference)
+        if share < min_inside:
+            ml = float(np.count_nonzero(self.array)) * self.voxel_volume_mm3 / 1000
+            lo1, hi1 = self.physical_bounds()
+            lo2, hi2 = reference.physical_bounds()
+            raise GeometryMismatchError(
+                f"{name}: only {100 * share:.0f} % of its {ml:.1f} ml lies within {other_name} (at least "
+                f"{100 * min_inside:.0f} % must): it spans LPS {np.round(lo1, 1).tolist()} to "
+                f"{np.round(hi1, 1).tolist()} mm, {other_name} {np.round(lo2, 1).tolist()} to "
+                f"{np.round(hi2, 1).tolist()} mm. Use a mask made on this CT, on a CT covering the structure."
+            )
 
     # ------------------------------------------------------------------ SimpleITK and files
     def to_sitk(self) -> sitk.Image:
@@ -292,26 +363,19 @@ class Volume:
         return img
 
     @classmethod
-    def from_sitk(cls, image: sitk.Image) -> Volume:
-        """Volume from a 3-D scalar SimpleITK image."""
-        if image.GetDimension() != 3:
-            raise InputFileError(f"image must be 3-D, got {image.GetDimension()}-D")
-        if image.GetNumberOfComponentsPerPixel() != 1:
-            raise InputFileError(
-                f"image has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
-                "a scalar CT is needed"
-            )
-        return cls(
-            sitk.GetArrayFromImage(image),
-            np.array(image.GetSpacing()),
-            np.array(image.GetOrigin()),
-            np.array(image.GetDirection()).reshape(3, 3),
-        )
+    def from_sitk(cls, image: sitk.Image, *, name: str = "image") -> Volume:
+        """Volume from a 3-D scalar SimpleITK image (``name``: how errors call it)."""
+        check_layout(name, image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel())
+        spacing = np.array(image.GetSpacing(), dtype=float)
+        origin = np.array(image.GetOrigin(), dtype=float)
+        direction = np.array(image.GetDirection(), dtype=float).reshape(3, 3)
+        check_geometry(spacing, origin, direction, name=name)
+        return cls(sitk.GetArrayFromImage(image), spacing, origin, direction)
 
     @classmethod
-    def read(cls, path: str | os.PathLike, *, name: str | None = None) -> Volume:
+    def read(cls, path: str | os.PathLike, *, name: str | None = None, series: str | None = None) -> Volume:
         """Read NRRD, NIfTI, MHA/MHD or a DICOM series folder (see :func:`read_image`)."""
-        return read_image(path, name=name)
+        return read_image(path, name=name, series=series)
 
     def write(self, path: str | os.PathLike, *, compress: bool = True) -> None:
         """Write atomically to NRRD, NIfTI or MHA (chosen by the file ending)."""
@@ -336,22 +400,109 @@ def _affine(points, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_image(path: str | os.PathLike, *, name: str | None = None) -> Volume:
+def require_finite(array: np.ndarray, name: str) -> None:
+    """Raise :class:`NotCTError` if a float image holds NaN or infinite voxels, counting them.
+
+    The one rule for non-finite voxels: they are refused, never masked, since a NaN or an
+    infinity in a CT is a broken export and any mean or mask made over it is wrong.
+    """
+    if array.dtype.kind != "f" or np.isfinite(np.sum(array, dtype=np.float64)):
+        return
+    n_nan = int(np.count_nonzero(np.isnan(array)))
+    n_inf = int(np.count_nonzero(np.isinf(array)))
+    if n_nan == n_inf == 0:  # the sum overflowed on finite values
+        return
+    raise NotCTError(
+        f"{name} holds {n_nan} NaN and {n_inf} infinite voxel values (of {array.size}), so densities and "
+        "masks made on it would be wrong; re-export the CT from its DICOM series, or replace them "
+        "(e.g. by -1024 HU, air) before the analysis."
+    )
+
+
+def check_layout(label: str, dimension: int, size, components: int) -> None:
+    """Raise :class:`InputFileError` naming ``label`` unless the image is one scalar 3-D volume.
+
+    A 4-D image with a single time point or channel counts as 3-D.
+    """
+    size = tuple(int(v) for v in size)
+    if dimension == 2:
+        raise InputFileError(f"{label}: is a 2-D image; a 3-D CT volume is needed.")
+    if dimension == 4 and size[3] != 1:
+        raise InputFileError(
+            f"{label}: is a 4-D image ({' x '.join(map(str, size))} voxels: {size[3]} time points or "
+            "channels); give one 3-D volume (e.g. export a single phase)."
+        )
+    if dimension not in (3, 4):
+        raise InputFileError(f"{label}: is a {dimension}-D image; a 3-D CT volume is needed.")
+    if components != 1:
+        kind = "an RGB(A) colour" if components in (3, 4) else "a vector"
+        raise InputFileError(
+            f"{label}: is {kind} image with {components} components per voxel; a scalar (grey-value) "
+            "CT or label map is needed, not a screenshot or a colour-rendered volume."
+        )
+
+
+def _check_header(path: Path, label: str) -> None:
+    """Read ``path``'s header only; refuse a wrong layout or geometry and what cannot fit in memory."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown reader error"
+        raise InputFileError(
+            f"{label}: cannot be read as an image ({first[:200]}). "
+            "Is it a complete NRRD, NIfTI, MHA or DICOM file?"
+        ) from exc
+    size, dim, comps = reader.GetSize(), reader.GetDimension(), reader.GetNumberOfComponents()
+    check_layout(label, dim, size, comps)
+    d = np.asarray(reader.GetDirection(), dtype=float).reshape(dim, dim)[:3, :3]
+    check_geometry(
+        np.asarray(reader.GetSpacing(), dtype=float)[:3],
+        np.asarray(reader.GetOrigin(), dtype=float)[:3],
+        d,
+        name=label,
+    )
+    bpv = bytes_per_component(sitk.GetPixelIDValueAsString(reader.GetPixelID())) * comps
+    check_image_fits(label, size, bpv)
+
+
+def _dicom_path(path: Path) -> tuple[Path, str] | None:
+    """``FOLDER/UID`` (a series instance UID that is no file of the folder) -> (FOLDER, UID)."""
+    uid = path.name
+    if path.parent.is_dir() and uid and all(c.isdigit() or c == "." for c in uid):
+        return path.parent, uid
+    return None
+
+
+def read_image(path: str | os.PathLike, *, name: str | None = None, series: str | None = None) -> Volume:
     """Read a 3-D image: a file SimpleITK reads, or a folder holding a DICOM series.
+
+    The header is read first: a 2-D, 4-D, colour (RGB) or vector image, a non-orthonormal
+    direction, or an image too large for the memory available
+    (:func:`bonequality.memory.check_image_fits`) is refused, naming the file, before any
+    voxel is read.
 
     Parameters
     ----------
     path : path-like
-        File (``.nrrd``, ``.nii.gz``, ``.mha``, ...) or DICOM folder.
+        File (``.nrrd``, ``.nii.gz``, ``.mha``, ...), DICOM folder, or ``FOLDER/UID`` for
+        one series of a folder holding several.
     name : str, optional
         How to call this input in error messages (default: the path).
+    series : str, optional
+        Series instance UID, for a DICOM folder (:func:`read_dicom_series`).
     """
     path = Path(path)
     label = name or str(path)
     if not path.exists():
+        folder_uid = _dicom_path(path)
+        if folder_uid is not None and series is None:
+            return read_dicom_series(folder_uid[0], name=label, series=folder_uid[1])
         raise InputFileError(f"{label}: file not found; check the path.")
     if path.is_dir():
-        return read_dicom_series(path, name=label)
+        return read_dicom_series(path, name=label, series=series)
+    _check_header(path, label)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -360,34 +511,43 @@ def read_image(path: str | os.PathLike, *, name: str | None = None) -> Volume:
             f"{label}: cannot be read as an image ({first[:200]}). "
             "Is it a complete NRRD, NIfTI, MHA or DICOM file?"
         ) from exc
-    if image.GetDimension() == 2:
-        raise InputFileError(f"{label}: is a 2-D image; a 3-D CT volume is needed.")
     if image.GetDimension() == 4 and image.GetSize()[3] == 1:
         image = image[:, :, :, 0]
-    return Volume.from_sitk(image)
+    return Volume.from_sitk(image, name=label)
 
 
-def read_dicom_series(folder: str | os.PathLike, *, name: str | None = None) -> Volume:
-    """Read the largest DICOM series in ``folder`` (rescale slope/intercept applied by GDCM)."""
+def read_dicom_series(
+    folder: str | os.PathLike, *, name: str | None = None, series: str | None = None
+) -> Volume:
+    """Read one DICOM series of ``folder`` (rescale slope/intercept applied by GDCM).
+
+    Parameters
+    ----------
+    folder : path-like
+    name : str, optional
+        How to call this input in error messages (default: the path).
+    series : str, optional
+        Series instance UID; needed when the folder holds several series (the message
+        lists them).
+
+    Raises
+    ------
+    InputFileError
+        No series or several without ``series``, an unreadable file, a missing or
+        duplicated slice (:mod:`bonequality.dicom`), or a colour image.
+    MemoryLimitError
+        The series does not fit in the memory available.
+    """
     folder = Path(folder)
     label = name or str(folder)
-    reader = sitk.ImageSeriesReader()
-    # GDCM prints a multi-line ITK warning for a folder without a series; our error says it.
-    warnings_shown = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
-    try:
-        series = reader.GetGDCMSeriesIDs(str(folder))
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_shown)
-    if not series:
-        raise InputFileError(f"{label}: folder holds no DICOM series; point to a folder of CT slices.")
-    files = max((reader.GetGDCMSeriesFileNames(str(folder), s) for s in series), key=len)
-    if len(files) < 2:
-        raise InputFileError(f"{label}: the DICOM series has a single slice; a 3-D CT is needed.")
-    reader.SetFileNames(files)
-    try:
-        image = reader.Execute()
-    except RuntimeError as exc:
-        raise InputFileError(f"{label}: DICOM series cannot be read ({str(exc).strip()[:200]})") from exc
+    files = dicom.series_files(folder, label, series)
+    head = sitk.ImageFileReader()
+    head.SetFileName(files[0])
+    head.ReadImageInformation()
+    comps = head.GetNumberOfComponents()
+    check_layout(label, 3, (*head.GetSize()[:2], len(files)), comps)
+    bpv = bytes_per_component(sitk.GetPixelIDValueAsString(head.GetPixelID())) * comps
+    check_image_fits(label, (*head.GetSize()[:2], len(files)), bpv)
+    image = dicom.read_series(files, label)
     log.info("read DICOM series of %d slices from %s", len(files), folder)
-    return Volume.from_sitk(image)
+    return Volume.from_sitk(image, name=label)

@@ -86,7 +86,7 @@ def analyze_sacroplasty(
     progress : callable(fraction, message), optional
     """
     options = CementOptions() if options is None else options
-    sacrum = as_mask(sacrum_mask, volume, "sacrum mask")
+    sacrum = as_mask(sacrum_mask, volume, "sacrum mask", kind="sacrum_mask")
     report(progress, 0.05, "sacrum: cement")
     margin = np.ceil(options.leak_search_mm / volume.spacing).astype(int)[::-1]
     sl = bbox_slices(sacrum, margin)

@@ -14,9 +14,13 @@ CLINICAL.md section 5 ("Vertebral body"), shared by CementVolume and FocalDefect
   ``seed_radius_mm``, gaps are optionally closed, voids filled, and the result is cut at
   the posterior wall like a vertebra mask.
 
-A mask is refused when it does not follow this CT's bone (a mask of another scan:
-:data:`ALIGNMENT_RATIOS`) or holds two vertebral bodies under one label; a loosely
-fitting mask, or one partly outside the CT, gives a warning. Every source then keeps its
+A mask is refused when it holds several labels, lies less than 95 % within the CT
+(:meth:`~bonequality.volume.Volume.mask_on`), has an implausible volume (vertebral body
+5-120 ml, whole vertebra 8-180 ml: :data:`bonequality.masks.PLAUSIBLE_ML`), does not
+follow this CT's bone (a mask of another scan: :data:`ALIGNMENT_RATIOS`) or holds two
+vertebral bodies under one label; a loosely fitting mask gives a warning. The body made
+from a mask must be 5-120 ml too. Each heavy step is checked against the memory
+budget first (:func:`bonequality.memory.check_fits`). Every source then keeps its
 largest component, is optionally closed by ``closing_mm`` and has its 3-D cavities and
 axial holes filled.
 """
@@ -38,10 +42,12 @@ from ..errors import (
     OptionError,
     SeedNotInBoneError,
 )
-from ..volume import Volume
+from ..masks import check_mask_volume, require_one_label
+from ..memory import check_fits
+from ..volume import MIN_MASK_INSIDE, Volume
 from .canal import MAX_TILT_DEG, CanalInfo, CanalSearch, canal_search, posterior_cut
 from .grid import bbox_slices, crop, voxel_points
-from .morphology import ball, fill_voids, largest_component
+from .morphology import closing, fill_voids, largest_component
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +154,61 @@ class VertebralBody:
     warnings: tuple[str, ...] = ()
 
 
-def as_mask(mask, volume: Volume, name: str) -> np.ndarray:
-    """A mask given as a Volume (any grid) or an array on the CT grid -> bool array on the CT grid."""
+def as_mask(
+    mask, volume: Volume, name: str, *, kind: str | None = None, min_inside: float = MIN_MASK_INSIDE
+) -> np.ndarray:
+    """A mask given as a Volume (any grid) or an array on the CT grid -> bool array on the CT grid.
+
+    Parameters
+    ----------
+    kind : str, optional
+        ``"body_mask"``, ``"vertebra_mask"`` or ``"sacrum_mask"``: the mask's volume on the
+        CT grid must be plausible for that structure (:data:`bonequality.masks.PLAUSIBLE_ML`).
+    min_inside : float
+        Share of a Volume mask on another grid that must lie within the CT
+        (:meth:`~bonequality.volume.Volume.mask_on`; 0: checked by the caller).
+
+    Raises
+    ------
+    MaskError, GeometryMismatchError
+        Empty, several labels, less than 95 % within the CT, not on the CT grid, or (with
+        ``kind``) an implausible volume.
+    """
     if isinstance(mask, Volume):
-        return mask.mask_on(volume, name=name)
-    arr = np.asarray(mask)
-    if arr.shape != volume.array.shape:
-        raise GeometryMismatchError(
-            f"{name}: array of shape {arr.shape} is not on the CT grid {volume.array.shape}; "
-            "pass a Volume (it is resampled) or a mask made on this CT."
-        )
-    arr = arr != 0
-    if not arr.any():
-        raise MaskError(f"{name} is empty (no nonzero voxels); segment the structure first.")
+        arr = mask.mask_on(volume, name=name, min_inside=min_inside)
+    else:
+        arr = np.asarray(mask)
+        if arr.shape != volume.array.shape:
+            raise GeometryMismatchError(
+                f"{name}: array of shape {arr.shape} is not on the CT grid {volume.array.shape}; "
+                "pass a Volume (it is resampled) or a mask made on this CT."
+            )
+        require_one_label(arr, volume.voxel_volume_mm3, name)
+        arr = arr != 0
+        if not arr.any():
+            raise MaskError(f"{name} is empty (no nonzero voxels); segment the structure first.")
+    if kind is not None:
+        check_mask_volume(arr, volume.voxel_volume_mm3, kind, name)
     return arr
 
 
+#: Peak bytes per voxel of the canal search's working grid: the mask's box grown by
+#: :data:`CANAL_MARGIN_MM` on each side, at the working spacing (measured: about 40 for
+#: TotalSegmentator's L5 resampled to 1 mm, 341 MB for 8.9 million voxels at 0.5 mm).
+CANAL_BYTES_PER_VOXEL = 64
+CANAL_MARGIN_MM = 15.0
+
+
 def _search(sub: Volume, mask: np.ndarray, options: BodyOptions, **kw) -> CanalSearch:
+    if not kw.get("quick") and mask.any():
+        sl = bbox_slices(mask)
+        extent = np.array([s.stop - s.start for s in sl[::-1]]) * sub.spacing + 2 * CANAL_MARGIN_MM
+        ws = max(options.working_spacing_mm, float(np.min(sub.spacing)) / 2)
+        check_fits(
+            float(np.prod(extent / ws)) * CANAL_BYTES_PER_VOXEL,
+            f"the spinal-canal search on a {' x '.join(f'{e:.0f}' for e in extent)} mm box at {ws:g} mm",
+            fix="give a mask of one vertebra (or a body mask, or a seed point)",
+        )
     return canal_search(
         sub,
         mask,
@@ -222,10 +266,21 @@ def _seed_distance(volume: Volume, seed: np.ndarray, sl, shape) -> np.ndarray:
     return np.sqrt(((ii - c[0]) * sp[0]) ** 2 + ((jj - c[1]) * sp[1]) ** 2 + ((kk - c[2]) * sp[2]) ** 2)
 
 
+#: Peak bytes per voxel of the seed's box while bone is grown (float64 distances and their
+#: terms, the bone, filled and labelled masks).
+SEED_BYTES_PER_VOXEL = 3 * 8 + 4 + 4
+
+
 def _grow_from_seed(volume: Volume, seed, options: BodyOptions, exclude):
     """Seed mode: the bone component at the seed, cut at the canal; on the full grid."""
     volume.require_inside(seed[None], ["seed"], what="seed point")
     sl = _seed_box(volume, seed, options.seed_radius_mm)
+    n_box = float(np.prod([s.stop - s.start for s in sl]))
+    check_fits(
+        n_box * SEED_BYTES_PER_VOXEL,
+        f"growing bone within {options.seed_radius_mm:g} mm of the seed ({n_box:.0f} voxels)",
+        fix="use a smaller seed radius",
+    )
     sub = crop(volume, sl)
     lo, hi = options.bone_hu
     dist = _seed_distance(volume, seed, sl, sub.array.shape)
@@ -235,11 +290,9 @@ def _grow_from_seed(volume: Volume, seed, options: BodyOptions, exclude):
     # Mimics-like gap repair and void filling: a low-density body is only a (broken)
     # cortical shell at 226 HU.
     if options.closing_mm > 0:
-        b = ball(sub.spacing, options.closing_mm)
-        if b.size > 1:
-            bone = ndimage.binary_closing(bone, structure=b, border_value=0) & (
-                dist <= options.seed_radius_mm
-            )
+        bone = closing(bone, sub.spacing, options.closing_mm, what="the bone around the seed") & (
+            dist <= options.seed_radius_mm
+        )
     solid = fill_voids(bone, sub)
     near = solid & (dist <= options.seed_snap_mm)
     if not near.any():
@@ -286,18 +339,24 @@ ALIGNMENT_RATIOS = {"vertebra_mask": (2.0, 3.0), "body_mask": (1.2, 2.0)}
 ALIGNMENT_RIM_MM = 4.0
 
 
-def _alignment(sub: Volume, mask: np.ndarray, lo: float) -> tuple[float, float]:
+#: Peak bytes per voxel of a Euclidean distance transform (float64 distances, the int32
+#: feature transform of three axes, the inverted input).
+EDT_BYTES_PER_VOXEL = 8 + 12 + 2
+
+
+def _alignment(sub: Volume, mask: np.ndarray, lo: float, name: str) -> tuple[float, float]:
     """Share of voxels of at least ``lo`` HU in ``mask`` and in the rim around it."""
+    check_fits(mask.size * EDT_BYTES_PER_VOXEL, f"the bone-alignment check of {name}")
     rim = ndimage.distance_transform_edt(~mask, sampling=sub.spacing[::-1])
     rim = (rim > 0) & (rim <= ALIGNMENT_RIM_MM)
     bone = sub.array >= lo
     return float(bone[mask].mean()), float(bone[rim].mean()) if rim.any() else 0.0
 
 
-def _check_mask(sub: Volume, mask: np.ndarray, source: BodySource, options: BodyOptions, coverage) -> list:
+def _check_mask(sub: Volume, mask: np.ndarray, source: BodySource, options: BodyOptions) -> list:
     """Refuse a mask that does not lie on this CT's bone; warnings for doubtful ones."""
     name, lo = source.label, options.bone_hu[0]
-    inside, rim = _alignment(sub, mask, lo)
+    inside, rim = _alignment(sub, mask, lo, name)
     ratio = (inside + 0.02) / (rim + 0.02)
     said = (
         f"{100 * inside:.0f} % of its voxels are bone (at least {lo:.0f} HU) against "
@@ -315,11 +374,6 @@ def _check_mask(sub: Volume, mask: np.ndarray, source: BodySource, options: Body
         warnings.append(
             f"{name} follows the bone of this CT only loosely ({said}); check that it was made on it."
         )
-    if coverage is not None and coverage < 0.95:
-        warnings.append(
-            f"{100 * (1 - coverage):.0f} % of {name} lies outside the CT, so the vertebral body may be "
-            "cut short; use a CT that covers the whole vertebra."
-        )
     if source.kind == "body_mask":  # two bodies are two components (a disc between them)
         lab, n = ndimage.label(mask)
         sizes = np.bincount(lab.ravel())[1:]
@@ -328,17 +382,6 @@ def _check_mask(sub: Volume, mask: np.ndarray, source: BodySource, options: Body
             zs = [voxel_points(sub, lab == b + 1)[:, 2] for b in order[:2]]
             raise MaskError(_bodies_message(name, sorted((float(z.min()), float(z.max())) for z in zs)))
     return warnings
-
-
-def _coverage(mask, volume: Volume) -> float | None:
-    """Share of a mask given as a Volume on another grid that lies inside the CT (None: same grid)."""
-    if not isinstance(mask, Volume) or mask.same_grid(volume):
-        return None
-    k, j, i = np.nonzero(mask.array)
-    if len(k) == 0:
-        return None
-    pts = mask.index_to_physical(np.stack([i, j, k], axis=-1)[:: max(1, len(k) // 20000)].astype(float))
-    return float(volume.contains(pts).mean())
 
 
 def _body_mask_cut(sub: Volume, body: np.ndarray, options: BodyOptions, name: str):
@@ -394,9 +437,14 @@ def vertebral_body(
     if source.kind == "seed":
         full, canal = _grow_from_seed(volume, source.seed, options, exclude)
     else:
-        full = as_mask(source.mask, volume, source.label)
+        # A mask of another scan is told as such first; then it must lie within the CT
+        # (else its volume on the CT grid is cut short) and have a plausible volume.
+        full = as_mask(source.mask, volume, source.label, min_inside=0.0)
         rim = bbox_slices(full, np.ceil((ALIGNMENT_RIM_MM + 1) / volume.spacing).astype(int)[::-1])
-        warnings += _check_mask(crop(volume, rim), full[rim], source, options, _coverage(source.mask, volume))
+        warnings += _check_mask(crop(volume, rim), full[rim], source, options)
+        if isinstance(source.mask, Volume) and not source.mask.same_grid(volume):
+            source.mask.require_within(volume, name=source.label)
+        check_mask_volume(full, volume.voxel_volume_mm3, source.kind, source.label)
     sl = bbox_slices(full, margin)
     sub = crop(volume, sl)
     body = full[sl]
@@ -413,11 +461,22 @@ def vertebral_body(
         log.warning(w)
     body = largest_component(body)
     if options.closing_mm > 0:
-        b = ball(sub.spacing, options.closing_mm)
-        if b.size > 1:
-            body = ndimage.binary_closing(body, structure=b, border_value=0)
+        body = closing(body, sub.spacing, options.closing_mm, what=source.label)
     body = fill_voids(body, sub)
+    _require_plausible_body(body, volume, source)
     out = np.zeros(volume.array.shape, dtype=bool)
     out[sl] = body
     log.info("vertebral body from %s: %.1f ml", source.kind, body.sum() * volume.voxel_volume_mm3 / 1000)
     return VertebralBody(out, canal, source.kind, sl, tuple(warnings))
+
+
+def _require_plausible_body(body: np.ndarray, volume: Volume, source: BodySource) -> None:
+    """The body made from a mask must have a vertebral body's volume (5-120 ml).
+
+    A body grown from a seed is not checked: on a coarse scan (3 mm) the grown body can
+    be a partial one, which the analyses report as such.
+    """
+    if source.kind != "seed":
+        check_mask_volume(
+            body, volume.voxel_volume_mm3, "body_mask", f"the vertebral body made from {source.label}"
+        )

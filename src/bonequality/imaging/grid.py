@@ -1,7 +1,9 @@
 """Crops, sub-volumes, voxel positions and LPS-aligned resampling of :class:`Volume` grids.
 
 Arrays are numpy ``[k, j, i]``; index triples and spacings are ``(i, j, k)``; physical
-points are LPS millimetres (see :mod:`bonequality.volume`).
+points are LPS millimetres (see :mod:`bonequality.volume`). Resampling onto a new grid
+checks the peak it will need against the memory budget first
+(:func:`bonequality.memory.check_fits`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
+from ..memory import check_fits
 from ..volume import Volume
 
 __all__ = ["bbox_slices", "crop", "lps_grid_mask", "lps_reference", "resample_onto", "voxel_points"]
@@ -74,7 +77,14 @@ def resample_onto(
     """``volume`` resampled onto ``reference`` as a float32 ``[k, j, i]`` array.
 
     Linear interpolation (nearest neighbour with ``linear=False``); ``default`` outside.
+    The peak is the source's SimpleITK and float32 copies plus the float32 output twice.
     """
+    n_out = float(np.prod(reference.GetSize()))
+    check_fits(
+        volume.array.size * (volume.array.itemsize + 4) + n_out * 8,
+        f"resampling a {' x '.join(map(str, volume.shape_ijk))} region onto a "
+        f"{' x '.join(map(str, reference.GetSize()))} grid at {reference.GetSpacing()[0]:g} mm",
+    )
     img = sitk.Cast(volume.to_sitk(), sitk.sitkFloat32)
     interp = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
     out = sitk.Resample(img, reference, sitk.Transform(), interp, float(default), sitk.sitkFloat32)
@@ -103,6 +113,10 @@ def lps_grid_mask(volume: Volume, mask: np.ndarray, spacing_mm: float) -> tuple[
     pts = volume.index_to_physical(corners)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     size = np.maximum(1, np.ceil((hi - lo) / spacing_mm)).astype(int) + 1
+    check_fits(
+        mask[sl].size * 2 + float(np.prod(size.astype(float))) * 2,
+        f"resampling a mask onto a {' x '.join(map(str, size))} grid at {spacing_mm:g} mm",
+    )
     ref = lps_reference(lo, size, spacing_mm)
     src = volume.with_array(mask.astype(np.uint8)).to_sitk()
     out = sitk.Resample(src, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0)

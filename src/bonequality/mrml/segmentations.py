@@ -23,6 +23,7 @@ from vtk.util import numpy_support
 
 from ..errors import GeometryError, MaskError
 from ..frames import ijk_to_ras_matrix, volume_geometry_from_ijk_to_ras
+from ..masks import select_label
 from ..segmentation import SEGMENT_COLORS
 from ..volume import Volume
 from .volumes import matrix_from_vtk, node_to_volume, vtk_matrix
@@ -143,11 +144,8 @@ def mask_from_node(
             out |= segment_volume(node, n).mask_on(reference, name=f"segment '{n}'")
         return out
     vol = node_to_volume(node)
-    if label is not None:
-        if not np.any(vol.array == label):
-            present = np.unique(vol.array[vol.array != 0])[:20].tolist()
-            raise MaskError(f"{name}: label {label} does not occur; labels present: {present}.")
-        vol = vol.with_array(vol.array == label)
+    if label is not None:  # label 0 or a missing label is refused (bonequality.masks)
+        vol = select_label(vol, label, name)
     return vol.mask_on(reference, name=name)
 
 

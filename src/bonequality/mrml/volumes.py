@@ -17,7 +17,7 @@ from vtk.util import numpy_support
 
 from ..errors import GeometryError, InputFileError
 from ..frames import ijk_to_ras_matrix, volume_geometry_from_ijk_to_ras
-from ..volume import Volume
+from ..volume import Volume, check_geometry, check_layout
 
 __all__ = [
     "ijk_to_ras_of_node",
@@ -84,7 +84,10 @@ def node_to_volume(node, *, world: bool = True) -> Volume:
     Raises
     ------
     InputFileError
-        When the node has no image data or more than one component per voxel.
+        When the node has no image data, more than one component per voxel (RGB), or a
+        non-orthonormal (sheared) grid; the message names the node. Its voxels are checked
+        where every CT enters an analysis (:meth:`Volume.require_ct`: NaN or infinite
+        voxels are refused).
     """
     if node is None:
         raise InputFileError("no volume selected; choose the CT volume.")
@@ -93,13 +96,11 @@ def node_to_volume(node, *, world: bool = True) -> Volume:
         raise InputFileError(f"volume '{node.GetName()}' has no image data; load the image again.")
     scalars = image.GetPointData().GetScalars()
     if scalars.GetNumberOfComponents() != 1:
-        raise InputFileError(
-            f"volume '{node.GetName()}' has {scalars.GetNumberOfComponents()} components per voxel; "
-            "a scalar CT is needed."
-        )
+        check_layout(f"volume '{node.GetName()}'", 3, image.GetDimensions(), scalars.GetNumberOfComponents())
     ni, nj, nk = image.GetDimensions()
-    array = numpy_support.vtk_to_numpy(scalars).reshape(nk, nj, ni).copy()
     spacing, origin, direction = volume_geometry_from_ijk_to_ras(ijk_to_ras_of_node(node, world=world))
+    check_geometry(spacing, origin, direction, name=f"volume '{node.GetName()}'")
+    array = numpy_support.vtk_to_numpy(scalars).reshape(nk, nj, ni).copy()
     return Volume(array, spacing, origin, direction)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..errors import MaskError, OptionError
 from ..imaging.envelope import mask_envelope, region_slices
 from ..landmarks import Landmarks
+from ..masks import check_mask_volume
 from ..validation import check_bone_threshold, check_ct
 from ..volume import Volume
 from .options import SacroplastyOptions
@@ -83,6 +84,9 @@ class SacroplastyInputs:
         if self.sacrum_mask is not None:
             envelope = mask_envelope(self.ct, self.sacrum_mask, name=self.sacrum_mask_name)
             _require_near(envelope, geo, self.sacrum_mask_name)
+            check_mask_volume(
+                envelope.mask.array, self.ct.voxel_volume_mm3, "sacrum_mask", self.sacrum_mask_name
+            )
             object.__setattr__(self, "sacrum_mask", envelope.mask)
 
 
