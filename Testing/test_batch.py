@@ -51,7 +51,7 @@ def mean_hu(inputs, case_dir: Path) -> dict:
     lm = inputs.landmarks()
     lm.validate(["L5_body_center"], volume=ct)
     p = lm["L5_body_center"]
-    (case_dir / "point.json").write_text(json.dumps(p.tolist()))
+    (case_dir / "point.json").write_text(json.dumps(p.tolist()), encoding="utf-8")
     return {"hu": float(ct.sample(p[None])[0]), "voxels": int(ct.array.size)}
 
 
@@ -109,7 +109,7 @@ def cohort(tmp_path) -> Path:
     rows.append("missing_lm,data/c0.nrrd,data/nol5.mrk.json,71,M,0")
     rows.append("missing_lmfile,data/c0.nrrd,data/gone.mrk.json,72,F,0")
     m = tmp_path / "manifest.csv"
-    m.write_text("\n".join(rows) + "\n")
+    m.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return m
 
 
@@ -122,7 +122,7 @@ def expected_hu(i: int) -> float:
 
 def write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "m.csv"
-    p.write_text(text)
+    p.write_text(text, encoding="utf-8")
     return p
 
 
@@ -229,7 +229,7 @@ def test_run_case_failure_is_returned_not_raised(cohort, tmp_path):
     assert outcome.figures["toy_hu"] == pytest.approx(expected_hu(0), abs=1e-3)
     case = tmp_path / "out" / "cases" / "c0"
     assert sorted(p.name for p in case.iterdir()) == ["mean-hu", "summary.json"]
-    summary = json.loads((case / "summary.json").read_text())
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
     assert (summary["status"], summary["analyses"]) == ("partial", ["mean-hu", "boom"])
     assert summary["failures"] == list(outcome.failures)
     assert hidden_leftovers(tmp_path / "out") == []
@@ -255,7 +255,7 @@ def test_bad_rows_land_in_failures_and_the_rest_completes(cohort, tmp_path, dask
     done = cohort_df[cohort_df["status"] == "done"].set_index("case_id")
     for i in range(6):  # analytic HU on isotropic, anisotropic and oblique grids
         assert float(done.loc[f"c{i}", "toy_hu"]) == pytest.approx(expected_hu(i), abs=1e-3)
-        assert json.loads((out / "cases" / f"c{i}" / "mean-hu" / "point.json").read_text())
+        assert json.loads((out / "cases" / f"c{i}" / "mean-hu" / "point.json").read_text(encoding="utf-8"))
     assert [int(a) for a in done["age"]] == [40 + 8 * i for i in range(6)]
     assert (cohort_df["status"] == "failed").sum() == 3
     assert seen[-1].done == 6
@@ -295,8 +295,10 @@ def test_rerun_skips_finished_and_redoes_failed(cohort, tmp_path, dask_cluster):
 def test_edited_input_cell_reruns_that_case(cohort, tmp_path, dask_cluster):
     out = tmp_path / "out"
     run_batch(read_manifest(cohort), (MEAN_HU,), out, client=dask_cluster, write_report=False)
-    text = cohort.read_text().replace("c1,data/c1.nrrd,data/c1.mrk.json", "c1,data/c4.nrrd,data/c4.mrk.json")
-    cohort.write_text(text)
+    text = cohort.read_text(encoding="utf-8").replace(
+        "c1,data/c1.nrrd,data/c1.mrk.json", "c1,data/c4.nrrd,data/c4.mrk.json"
+    )
+    cohort.write_text(text, encoding="utf-8")
     ran = []
     run_batch(
         read_manifest(cohort),
@@ -316,7 +318,7 @@ def test_edited_input_cell_reruns_that_case(cohort, tmp_path, dask_cluster):
 def test_cancel_keeps_finished_cases_and_stale_files_are_cleaned(cohort, tmp_path, dask_cluster):
     out = tmp_path / "out"
     (out / "cases" / ".stage-c0-dead").mkdir(parents=True)
-    (out / "cases" / ".stage-c0-dead" / "summary.json").write_text("{half")
+    (out / "cases" / ".stage-c0-dead" / "summary.json").write_text("{half", encoding="utf-8")
     (out / ".bq-tmp-zzz").mkdir()
 
     def cancel_after_two(fraction, message):
@@ -354,7 +356,7 @@ def flaky(inputs, case_dir: Path) -> dict:
     marker = Path(inputs.value("ct")).with_suffix(".fail")
     if marker.exists():
         raise InputFileError(f"{inputs.case.where('ct')}: {marker.name} says fail")
-    (case_dir / "ok.txt").write_text("ok")
+    (case_dir / "ok.txt").write_text("ok", encoding="utf-8")
     return {"ok": True}
 
 
@@ -366,7 +368,7 @@ def test_partial_case_keeps_its_results_and_is_rerun_like_a_failed_one(cohort, t
     out = tmp_path / "out"
     m = read_manifest(cohort)
     marker = cohort.parent / "data" / "c1.fail"
-    marker.write_text("")
+    marker.write_text("", encoding="utf-8")
     ran = []
     result = run_batch(
         m, (MEAN_HU, FLAKY), out, client=dask_cluster, on_case=lambda o, c: ran.append(o.case_id)
@@ -393,7 +395,7 @@ def test_partial_case_keeps_its_results_and_is_rerun_like_a_failed_one(cohort, t
     assert failures.set_index(["case_id", "analysis"]).loc[("c1", "flaky"), "error_type"] == "InputFileError"
     assert sorted(p.name for p in (out / "cases" / "c1").iterdir()) == ["mean-hu", "summary.json"]
     assert (out / "cases" / "c0" / "flaky" / "ok.txt").is_file()
-    html = (out / "report.html").read_text()
+    html = (out / "report.html").read_text(encoding="utf-8")
     assert "3 partly finished" in html
     assert "c1.fail says fail" in html
 
@@ -424,7 +426,7 @@ def test_partial_case_shows_as_partial_until_it_is_rerun(cohort, tmp_path):
 
     out = tmp_path / "out"
     m = read_manifest(cohort)
-    (cohort.parent / "data" / "c1.fail").write_text("")
+    (cohort.parent / "data" / "c1.fail").write_text("", encoding="utf-8")
     outcome = run_case(m.case("c1"), (MEAN_HU, FLAKY), out)
     assert outcome.status == "partial"
     state = _Run(m, (MEAN_HU, FLAKY), out)
@@ -502,10 +504,12 @@ def plugin_env(tmp_path: Path, entry_points: str, module: str = "") -> dict:
     site = tmp_path / "site"
     dist = site / "bq_plugin_demo-0.1.dist-info"
     dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bq-plugin-demo\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[bonequality.analyses]\n{entry_points}\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: bq-plugin-demo\nVersion: 0.1\n", encoding="utf-8"
+    )
+    (dist / "entry_points.txt").write_text(f"[bonequality.analyses]\n{entry_points}\n", encoding="utf-8")
     if module:
-        (site / "bq_plugin_demo.py").write_text(module)
+        (site / "bq_plugin_demo.py").write_text(module, encoding="utf-8")
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
@@ -550,7 +554,7 @@ def test_a_broken_entry_point_is_an_error_naming_it(tmp_path, entry, fragments):
     res = subprocess.run([*cli, "--help"], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     m = tmp_path / "m.csv"
-    m.write_text("case_id,ct\na,x.nrrd\n")
+    m.write_text("case_id,ct\na,x.nrrd\n", encoding="utf-8")
     res = subprocess.run(
         [*cli, "batch", str(m), "--out", str(tmp_path / "o")],
         capture_output=True,
@@ -698,7 +702,7 @@ def test_report_has_every_section_and_its_pictures(tmp_path):
     failed = pd.DataFrame([{"case_id": "bad1", "status": "failed", "error": "row 9: file x not found"}])
     pd.concat([df, failed], ignore_index=True).to_csv(tmp_path / "cohort.csv", index=False)
     prof.to_csv(tmp_path / "profiles.csv", index=False)
-    html = write_cohort_report(tmp_path).read_text()
+    html = write_cohort_report(tmp_path).read_text(encoding="utf-8")
     for title in (
         "Seed 000 Table 1",
         "Figure 5",
@@ -723,7 +727,7 @@ def test_report_skips_sections_without_data(tmp_path):
     df, _ = synthetic_cohort(12)
     df = df[["case_id", "status", "age", COLUMNS["L5"], *COLUMNS["S1"].values()]]
     df.to_csv(tmp_path / "cohort.csv", index=False)
-    html = write_cohort_report(tmp_path).read_text()
+    html = write_cohort_report(tmp_path).read_text(encoding="utf-8")
     assert "Seed 000 Table 1: bone density" in html
     assert "Skipped: no corridor profiles" in html
     assert "Skipped: no focal-defect results" in html
@@ -738,7 +742,7 @@ def test_build_cohort_keeps_whole_numbers(cohort, tmp_path):
     assert outcome.status == "done"
     from bonequality.batch import build_cohort
 
-    summary = json.loads((out / "cases" / "c2" / "summary.json").read_text())
+    summary = json.loads((out / "cases" / "c2" / "summary.json").read_text(encoding="utf-8"))
     df = build_cohort(m, {"c2": summary}, {}, (MEAN_HU,))
     assert str(df["toy_voxels"].dtype) == "Int64"
     assert df.set_index("case_id").loc["c0", "status"] == "pending"

@@ -22,6 +22,7 @@ import pytest
 
 from bonequality.cli import main
 from bonequality.landmarks import read_mrk_json, write_mrk_json
+from bonequality.outputs import STAMP
 
 
 def cli(*args: str) -> list[str]:
@@ -58,7 +59,7 @@ def check_no_half_written_files(out: Path) -> None:
         if any(part.startswith(".") for part in p.relative_to(out).parts):
             continue  # hidden staging folders: never read, removed by the next run
         if p.suffix == ".json":
-            json.loads(p.read_text())
+            json.loads(p.read_text(encoding="utf-8"))
         elif p.suffix == ".csv":
             pd.read_csv(p)
     for case in (out / "cases").iterdir():
@@ -125,7 +126,7 @@ def kill_and_resume(tmp_path: Path, n: int, capsys, *, kill_after: int) -> None:
     profiles = pd.read_csv(out / "profiles.csv")
     assert set(profiles["case_id"]) == set(pel["case_id"])
     assert len(profiles) == 2 * 100 * len(pel)
-    html = (out / "report.html").read_text()
+    html = (out / "report.html").read_text(encoding="utf-8")
     for name in ("fig5_l5_regression.png", "fig6_profiles.png", "focal_by_fracture.png", "cement_roc.png"):
         assert f"report/{name}" in html
         assert (out / "report" / name).stat().st_size > 10_000
@@ -157,7 +158,8 @@ def phantom_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
 
 
 def files_of(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    """The files under ``folder``, without the stamp of a CLI results folder (provenance)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != STAMP)
 
 
 def comparable(summary: dict) -> dict:
@@ -220,7 +222,9 @@ def test_batch_writes_exactly_what_the_cli_writes(tmp_path, phantom_files, capsy
         for name in files_of(cli_dir):
             a, b = cli_dir / name, batch_dir / name
             if name.endswith(".json"):
-                assert comparable(json.loads(b.read_text())) == comparable(json.loads(a.read_text()))
+                assert comparable(json.loads(b.read_text(encoding="utf-8"))) == comparable(
+                    json.loads(a.read_text(encoding="utf-8"))
+                )
             elif name.endswith(".csv"):
                 assert b.read_bytes() == a.read_bytes()
             elif name.endswith(".nrrd"):
@@ -244,7 +248,7 @@ def test_a_failing_analysis_keeps_the_others_results(tmp_path, phantom_files, ca
         Landmarks.from_dict({k: v for k, v in lm.items() if not k.startswith("S1_corner_")}),
     )
     manifest = tmp_path / "manifest.csv"
-    manifest.write_text(f"case_id,ct,landmarks\np1,{pel['image']},nocorners.mrk.json\n")
+    manifest.write_text(f"case_id,ct,landmarks\np1,{pel['image']},nocorners.mrk.json\n", encoding="utf-8")
     out = tmp_path / "out"
     argv = ["--no-progress", "batch", str(manifest), "--analyses", "corridors,sacroplasty", "--out", str(out)]
     assert main([*argv, "--workers", "1"]) == 0
@@ -262,14 +266,14 @@ def test_a_failing_analysis_keeps_the_others_results(tmp_path, phantom_files, ca
     case = out / "cases" / "p1"
     assert sorted(p.name for p in case.iterdir()) == ["corridors", "summary.json"]
     assert files_of(case / "corridors") == ["profiles.csv", "report.png", "summary.json"]
-    assert json.loads((case / "summary.json").read_text())["status"] == "partial"
+    assert json.loads((case / "summary.json").read_text(encoding="utf-8"))["status"] == "partial"
     assert set(pd.read_csv(out / "profiles.csv")["case_id"]) == {"p1"}
-    assert "report/fig5_l5_regression.png" in (out / "report.html").read_text()
+    assert "report/fig5_l5_regression.png" in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_bad_manifest_exits_2(tmp_path, capsys):
     m = tmp_path / "m.csv"
-    m.write_text("case_id,ct\na,x.nrrd\na,y.nrrd\n")
+    m.write_text("case_id,ct\na,x.nrrd\na,y.nrrd\n", encoding="utf-8")
     assert main(["--no-progress", "batch", str(m), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "row 3" in err
@@ -283,7 +287,7 @@ def test_bad_manifest_exits_2(tmp_path, capsys):
 
 def test_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
     m = tmp_path / "m.csv"
-    m.write_text("case_id,ct,landmarks\na,x.nrrd,x.mrk.json\n")
+    m.write_text("case_id,ct,landmarks\na,x.nrrd,x.mrk.json\n", encoding="utf-8")
     out = tmp_path / "o"
     argv = ["--no-progress", "batch", str(m), "--analyses", "sacroplasty", "--out", str(out)]
     code = main([*argv, "--scheduler", "tcp://127.0.0.1:1"])  # refused: fails after the connect timeout

@@ -43,7 +43,12 @@ def test_vertebra_mask_writes_summary_segments_report(written, tmp_path):
          "--out", str(out)]
     )  # fmt: skip
     assert rc == 0
-    assert sorted(p.name for p in out.iterdir()) == ["report.png", "segments.seg.nrrd", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".bonequality.json",
+        "report.png",
+        "segments.seg.nrrd",
+        "summary.json",
+    ]
     summary = json.loads((out / "summary.json").read_text())
     for key in KEYS:
         assert key in summary

@@ -42,7 +42,12 @@ def test_corridors_writes_summary_profiles_and_report(phantom_files, tmp_path, c
         "9",
     )
     assert code == 0, capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["profiles.csv", "report.png", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".bonequality.json",
+        "profiles.csv",
+        "report.png",
+        "summary.json",
+    ]
     s = json.loads((out / "summary.json").read_text())
     assert s["bone_threshold_hu"] > 100
     assert set(s["l5"]) >= {"mean_hu", "roi_volume_ml", "group"}

@@ -15,7 +15,15 @@ from bonequality.phantoms.cemented import make_cemented_vertebra
 from bonequality.phantoms.vertebra import make_vertebra
 from bonequality.volume import Volume
 
-OUTPUTS = {"summary.json", "focal_bmc_loss.nrrd", "focal_bmd_loss.nrrd", "intercept_width.nrrd", "report.png"}
+#: What the command writes; ``.bonequality.json`` is the stamp of a results folder (bonequality.outputs).
+OUTPUTS = {
+    ".bonequality.json",
+    "summary.json",
+    "focal_bmc_loss.nrrd",
+    "focal_bmd_loss.nrrd",
+    "intercept_width.nrrd",
+    "report.png",
+}
 SUMMARY_KEYS = {
     "focal_bmc_loss_mm",
     "focal_bmd_loss",
@@ -127,9 +135,14 @@ def _mr_like(phantom_files, tmp_path):
 
 
 def _tiny_mask(phantom_files, tmp_path):
+    """The body cut to a 10 mm slab: a plausible body volume (bonequality.masks.PLAUSIBLE_ML),
+    but nothing is left after the 6 mm erosion."""
     m = Volume.read(phantom_files["mask"])
-    arr = np.zeros_like(m.array)
-    arr[30:40, 70:80, 75:85] = 1  # 5 mm cube
+    arr = m.array.copy()
+    k = np.flatnonzero(arr.any(axis=(1, 2)))
+    n, start = round(10.0 / m.spacing[2]), (k[0] + k[-1]) // 2 - round(5.0 / m.spacing[2])
+    arr[:start] = 0
+    arr[start + n :] = 0
     path = tmp_path / "tiny.nrrd"
     m.with_array(arr).write(path)
     return path

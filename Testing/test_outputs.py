@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bonequality.outputs import atomic_files, atomic_output_dir
+from bonequality.errors import OutputFolderError
+from bonequality.outputs import atomic_files, atomic_output_dir, prepare_output_dir
 
 
 def test_atomic_files_all_or_nothing(tmp_path):
@@ -34,7 +35,8 @@ def test_atomic_files_require_every_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_atomic_output_dir_keeps_existing_and_creates_nothing_on_failure(tmp_path):
+def test_atomic_output_dir_creates_nothing_on_failure_and_never_merges(tmp_path):
+    """A failure leaves nothing; user files are refused, never mixed (was: merged into them)."""
     out = tmp_path / "results"
 
     def fail_midway():
@@ -48,12 +50,16 @@ def test_atomic_output_dir_keeps_existing_and_creates_nothing_on_failure(tmp_pat
     assert list(tmp_path.iterdir()) == []
     out.mkdir()
     (out / "keep.txt").write_text("keep")
-    with atomic_output_dir(out) as stage:
+    with pytest.raises(OutputFolderError, match=r"keep\.txt"):
+        prepare_output_dir(out, "corridors", overwrite=True)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    with atomic_output_dir(out) as stage:  # an empty folder is fine
         (stage / "summary.json").write_text("{}")
         (stage / "sub").mkdir()
         (stage / "sub" / "x.csv").write_text("a")
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-    assert written == ["keep.txt", "sub", "sub/x.csv", "summary.json"]
+    assert written == [".bonequality.json", "sub", "sub/x.csv", "summary.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 

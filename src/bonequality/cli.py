@@ -2,24 +2,31 @@
 
 The only place in the package that prints or exits. Exit codes: 0 success, 2 bad input
 (a :class:`~bonequality.errors.BoneQualityError`, or bad arguments), 1 internal error,
-130 interrupted. Outputs are written atomically by the commands, so a failure leaves no
-partial file behind.
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (``timeout``, Slurm,
+``docker stop``). Both signals are handled alike: the work stops with an exception, so
+every cleanup runs (outputs are written atomically by the commands: no partial file is
+left behind), and one line says what was kept. A repeated signal during that cleanup is
+ignored.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 
 from . import __version__
-from .commands import load_commands
+from .commands import check_output_dir, load_commands
 from .errors import BoneQualityError, OperationCancelled
 from .outputs import to_json
 
-__all__ = ["build_parser", "main", "parse_args", "run_command"]
+__all__ = ["Terminated", "build_parser", "main", "parse_args", "run_command"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(mod.NAME, help=text, description=text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
+        if getattr(mod, "OUTPUT_FOLDER", False):
+            p.add_argument(
+                "--overwrite",
+                action="store_true",
+                help="replace the results of an earlier run in --out, whole (a folder holding files "
+                "bonequality did not write is never replaced)",
+            )
+            p.set_defaults(_check_out=True)
     return parser
 
 
@@ -90,12 +105,67 @@ def run_command(args: argparse.Namespace, progress=None):
 
     Raises what the command raises (a :class:`~bonequality.errors.BoneQualityError` for
     bad input): the same typed errors the library, batch and the Slicer logics raise.
-    :func:`main` turns them into exit codes.
+    :func:`main` turns them into exit codes. A results folder (``--out``) is checked
+    before the work starts (:func:`~bonequality.commands.check_output_dir`).
     """
+    if getattr(args, "_check_out", False):
+        check_output_dir(args)
     return args._run(args, progress)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that every ``finally`` cleanup runs."""
+
+
+@contextlib.contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, SIGTERM :class:`Terminated`; later ones are ignored.
+
+    Only the first signal stops the work: one arriving while the cleanups run would
+    interrupt them and leave staging folders behind (Slurm and ``docker stop`` send
+    SIGKILL after their grace period anyway). A signal the caller ignores stays ignored;
+    outside the main thread nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum, frame):
+        if fired:
+            return
+        fired.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _stopped(exc: BaseException) -> int:
+    """Print the one line of an interrupted run: what stopped it and what was kept."""
+    verb = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    kept = getattr(exc, "outcome", None) or "no partial output was written"
+    print(f"bonequality: {verb}; {kept}", file=sys.stderr)
+    return 143 if isinstance(exc, Terminated) else 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    with _signals_as_exceptions():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as exc:  # a signal outside the command itself (parsing, printing)
+            return _stopped(exc)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
@@ -119,10 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (OperationCancelled, KeyboardInterrupt):
+    except (OperationCancelled, KeyboardInterrupt) as exc:
         bar.close()
-        print("bonequality: interrupted; no partial output was written", file=sys.stderr)
-        return 130
+        return _stopped(exc)
     except Exception as exc:  # an internal error: show where, exit 1
         bar.close()
         traceback.print_exc(file=sys.stderr)

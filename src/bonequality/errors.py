@@ -15,9 +15,12 @@ __all__ = [
     "InputFileError",
     "LandmarkError",
     "MaskError",
+    "MemoryLimitError",
+    "MissingDependencyError",
     "NotCTError",
     "OperationCancelled",
     "OptionError",
+    "OutputFolderError",
     "OutsideImageError",
     "SeedNotInBoneError",
 ]
@@ -86,3 +89,18 @@ class OptionError(BoneQualityError):
 
 class OperationCancelled(Exception):  # noqa: N818 - reads better at call sites than ...Error
     """Raised by a progress callback to stop long work; not an input error."""
+
+
+class MemoryLimitError(BoneQualityError):
+    """An input would need more memory than is available (or than the stated budget of one
+    step, :data:`bonequality.memory.MEMORY_BUDGET`) before anything is allocated."""
+
+
+class OutputFolderError(OptionError):
+    """An ``--out`` folder that must not be written: empty name, a file, holding an input,
+    holding files bonequality did not write, or results of another run (without ``--overwrite``)."""
+
+
+class MissingDependencyError(BoneQualityError):
+    """An optional part needs packages that are not installed (e.g. the ``[web]`` extra);
+    the message names them and the install command."""

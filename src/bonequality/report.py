@@ -81,4 +81,4 @@ def write_html_report(
         for img in s.images:
             parts.append(f"<img src='{html.escape(img)}' alt='{html.escape(Path(img).stem)}'>")
     parts.append("</body></html>")
-    Path(path).write_text("\n".join(parts))
+    Path(path).write_text("\n".join(parts), encoding="utf-8")

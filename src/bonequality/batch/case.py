@@ -148,6 +148,7 @@ def run_case(case: Case, analyses: tuple[Analysis, ...], out: str | os.PathLike)
     when at least one analysis succeeded (status ``done`` or ``partial``).
     """
     t0 = time.perf_counter()
+    fingerprint = case.fingerprint  # of the input files as they are before the analyses read them
     cases = Path(out) / "cases"
     cases.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{case.case_id}-", dir=cases))
@@ -175,7 +176,7 @@ def run_case(case: Case, analyses: tuple[Analysis, ...], out: str | os.PathLike)
         "status": status,
         "analyses": [a.name for a in chosen],
         "failures": failures,
-        "fingerprint": case.fingerprint,
+        "fingerprint": fingerprint,
         "figures": figures,
         "analysis_seconds": timings,
         "seconds": _since(t0),

@@ -196,12 +196,15 @@ def write_phantom_cohort(
     *,
     options: CohortOptions | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``n`` varied phantom cases and ``out/manifest.csv``; returns the manifest's path.
 
     Images go to ``out/images/<case_id>.nrrd`` with ``<case_id>.mrk.json`` (pelvis
     landmarks, LPS), ``<case_id>.body.nrrd`` and ``<case_id>.vertebra.nrrd`` (masks) and
-    ``<case_id>.truth.json``. The whole folder is written atomically.
+    ``<case_id>.truth.json``. The whole folder is written atomically
+    (:func:`~bonequality.outputs.atomic_output_dir`: an earlier cohort there is replaced
+    only with ``overwrite``).
     """
     from ..phantoms import write_phantom
 
@@ -211,7 +214,7 @@ def write_phantom_cohort(
     rng = np.random.default_rng(opts.seed)
     rows = []
     cache: dict = {}
-    with atomic_output_dir(out) as stage:
+    with atomic_output_dir(out, "phantom-cohort", overwrite=overwrite) as stage:
         (stage / "images").mkdir()
         for i in range(n):
             kind, analyses = COHORT_KINDS[i % len(COHORT_KINDS)]

@@ -13,6 +13,7 @@ manifest error: it fails that case only, at run time, so the rest of a cohort co
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -30,6 +31,7 @@ __all__ = [
     "ColumnSpec",
     "Manifest",
     "ManifestError",
+    "file_state",
     "parse_value",
     "read_manifest",
 ]
@@ -114,9 +116,15 @@ class Case:
 
     @property
     def fingerprint(self) -> str:
-        """A hash of the row's input values (edits to them make a finished case stale)."""
+        """A hash of the row's input cells and of the files they name (see :func:`file_state`).
+
+        Editing a cell, or editing, replacing or deleting an input file in place, makes a
+        finished case stale: a rerun redoes it. Computed afresh on every access.
+        """
         values = {k: self.raw.get(k, "") for k in sorted(self.inputs)}
-        return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+        files = {k: file_state(v) for k, v in sorted(self.inputs.items()) if isinstance(v, Path)}
+        text = json.dumps({"cells": values, "files": files}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def where(self, column: str | None = None) -> str:
         """``"row 5 (case P007), column 'ct'"`` for messages."""
@@ -130,6 +138,31 @@ class Case:
             "inputs": {k: (str(v) if isinstance(v, Path) else v) for k, v in self.inputs.items()},
             "metadata": dict(self.metadata),
         }
+
+
+def file_state(path: Path) -> list:
+    """Size and modification time (ns) of a file, or of each file of a folder (a DICOM series).
+
+    ``["missing"]`` when it does not exist. Cheap (``stat`` only), so it is taken for every
+    case on every run; an edit in place changes the time, and almost always the size.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return ["missing"]
+    if not path.is_dir():
+        return [st.st_size, st.st_mtime_ns]
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError:
+        return ["unreadable"]
+    state: list = []
+    for e in entries:
+        with contextlib.suppress(OSError):
+            if e.is_file():
+                est = e.stat()
+                state.append([e.name, est.st_size, est.st_mtime_ns])
+    return state
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..outputs import atomic_file, atomic_output_dir
+from ..outputs import atomic_file, atomic_replace_dir
 from ..report import DemoSection, figure, write_html_report
 from .stats import correlations, format_p, group_table, odds_ratios, profile_bands, roc
 
@@ -379,7 +379,7 @@ def write_cohort_report(out: str | os.PathLike, *, manifest=None) -> Path:
     cohort = pd.read_csv(out / "cohort.csv", dtype={"case_id": str}, keep_default_na=True)
     profiles_path = out / "profiles.csv"
     profiles = pd.read_csv(profiles_path) if profiles_path.is_file() else None
-    with atomic_output_dir(out / "report") as stage:
+    with atomic_replace_dir(out / "report") as stage:
         sections = cohort_sections(cohort, profiles, stage)
     title = f"Cohort report: {manifest.path.name}" if manifest is not None else "Cohort report"
     with atomic_file(out / "report.html") as tmp:

@@ -14,18 +14,33 @@ analysis on its own, so one failing analysis costs only its own results. A case 
 ``done`` (every analysis succeeded), ``partial`` (published with the successful ones) or
 ``failed`` (none succeeded, nothing published).
 
-**Resume.** A rerun skips the ``done`` cases whose analyses and input cells are unchanged
-and redoes every other case: missing, failed and partial ones, as failed cases always
+**The output folder.** ``DIR`` is checked as every command's ``--out`` is
+(:func:`~bonequality.outputs.prepare_output_dir`): it must not hold the manifest or any
+case's input, nor lie inside an input folder, nor hold files bonequality did not write.
+It is stamped (``DIR/.bonequality.json``) with the manifest's path: a rerun with the same
+manifest resumes; a folder of another manifest or analysis is refused unless
+``overwrite`` is given, and then replaced whole by an empty one before the run starts (a
+folder written before stamps existed, with ``cohort.csv`` and ``cases/``, is resumed).
+
+**Resume.** A rerun skips the ``done`` cases whose analyses, input cells and input files
+(size and modification time, :attr:`~bonequality.batch.manifest.Case.fingerprint`) are
+unchanged and redoes every other case: missing, failed and partial ones, as failed cases always
 were. A partial case runs all its analyses again; its published folder stays until the
 new one replaces it, and until then ``cohort.csv`` shows it as it was (partial, with its
 figures) as long as ``failures.csv`` agrees with its ``summary.json``. ``cohort.csv`` and
 ``failures.csv`` are rebuilt from the per-case results and replaced atomically, so they
 never hold duplicated or half-written rows.
+
+**Interrupts.** Ctrl-C, SIGTERM or a progress callback raising OperationCancelled stop
+the run: running cases are cancelled, the finished ones are kept (``cohort.csv`` lists
+them), staging folders are removed, and the exception leaves with an ``outcome``
+attribute, one line saying what was kept and how to resume (the CLI prints it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -37,10 +52,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import InputFileError, OperationCancelled
+from ..outputs import STAMP, atomic_replace_dir, is_scratch, prepare_output_dir, read_stamp, write_stamp
 from ..progress import ProgressCallback, report
 from .analysis import Analysis, case_analyses
-from .case import OLD_PREFIX, STAGE_PREFIX, SUMMARY, CaseOutcome, case_dir, failure_row, run_case
-from .cluster import SchedulerError, dask_client, worker_environment
+from .case import SUMMARY, CaseOutcome, case_dir, failure_row, run_case
+from .cluster import SchedulerError, check_scheduler, check_workers, dask_client, worker_environment
 from .manifest import Case, Manifest
 from .tables import build_cohort, collect_tables, failures_frame, read_failures, write_csv
 
@@ -50,6 +66,7 @@ __all__ = [
     "CaseOutcome",
     "SchedulerError",
     "build_cohort",
+    "check_batch_dir",
     "dask_client",
     "finished_summary",
     "run_batch",
@@ -118,7 +135,7 @@ class BatchResult:
 def _published(out: Path, case: Case) -> dict | None:
     """The case's published summary if it was made from the same input cells, else None."""
     try:
-        summary = json.loads((case_dir(out, case.case_id) / SUMMARY).read_text())
+        summary = json.loads((case_dir(out, case.case_id) / SUMMARY).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return summary if summary.get("fingerprint") == case.fingerprint else None
@@ -134,13 +151,81 @@ def finished_summary(out: str | os.PathLike, case: Case, analyses: tuple[Analysi
     return summary
 
 
+def _identity(manifest: Manifest) -> dict:
+    """What a batch folder's stamp must match for a rerun to resume in it."""
+    return {"manifest": str(Path(manifest.path).resolve())}
+
+
+def _layout(analyses=()) -> list[str]:
+    """The top-level names a batch run writes in ``DIR`` (the stamp's ``files``)."""
+    from .registry import ANALYSES
+
+    tables = {t for a in (*ANALYSES.values(), *analyses) for t in a.tables}
+    return ["cases", "cohort.csv", "failures.csv", "report", "report.html", *sorted(tables)]
+
+
+def _old_batch_folder(manifest: Manifest):
+    """``recognise`` for a batch folder written before stamps existed (cohort.csv and cases/)."""
+
+    def recognise(folder: Path) -> dict | None:
+        try:
+            with (folder / "cohort.csv").open(encoding="utf-8") as fh:
+                header = fh.readline()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not (header.startswith("case_id,status") and (folder / "cases").is_dir()):
+            return None
+        return {"analysis": "batch", "files": _layout(), **_identity(manifest)}
+
+    return recognise
+
+
+def check_batch_dir(out: str | os.PathLike, manifest: Manifest, *, overwrite: bool = False) -> Path:
+    """Check that ``out`` may hold this batch run (see the module docstring); return it, absolute.
+
+    Raises
+    ------
+    OutputFolderError
+        ``out`` is empty, a file, holds the manifest or a case's input, lies inside an
+        input folder, holds files bonequality did not write, or (without ``overwrite``)
+        the results of another manifest or analysis.
+    """
+    inputs = [manifest.path, *(v for c in manifest.cases for v in c.inputs.values() if isinstance(v, Path))]
+    return prepare_output_dir(
+        out,
+        "batch",
+        inputs=inputs,
+        overwrite=overwrite,
+        resume=_identity(manifest),
+        recognise=_old_batch_folder(manifest),
+    )
+
+
+def _write_stamp(out: Path, manifest: Manifest) -> None:
+    """Stamp ``out`` as this manifest's batch folder, keeping a stamp that already matches."""
+    old = read_stamp(out) or {}
+    identity = _identity(manifest)
+    if old.get("analysis") != "batch" or any(old.get(k) != v for k, v in identity.items()):
+        write_stamp(out, "batch", inputs=[manifest.path], files=_layout(), **identity)
+
+
+def _prepare(out: str | os.PathLike, manifest: Manifest, overwrite: bool) -> Path:
+    """Check ``out``; with ``overwrite`` replace earlier results by an empty folder; create it."""
+    path = check_batch_dir(out, manifest, overwrite=overwrite)
+    if overwrite and path.is_dir() and any(not is_scratch(p.name) for p in path.iterdir()):
+        with _lock(path), atomic_replace_dir(path) as stage:
+            _write_stamp(stage, manifest)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _clean_stale(out: Path) -> None:
-    """Remove staging leftovers of killed runs (hidden ``.stage-*``, ``.old-*``, ``.bq-tmp-*``)."""
+    """Remove staging leftovers of killed runs (hidden ``.stage-*``, ``.old-*``, ``*.bq-tmp-*``, ...)."""
     for folder in (out, out / "cases"):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
-            if p.name.startswith((STAGE_PREFIX, OLD_PREFIX, ".bq-tmp-")) or ".bq-tmp-" in p.name:
+            if is_scratch(p.name) and p.name not in (".batch.lock", STAMP):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
@@ -310,6 +395,7 @@ def run_batch(
     on_case: Callable[[CaseOutcome, BatchProgress], None] | None = None,
     write_report: bool = True,
     flush_every_s: float = 2.0,
+    overwrite: bool = False,
 ) -> BatchResult:
     """Run ``analyses`` on every unfinished case of ``manifest`` on Dask.
 
@@ -319,9 +405,11 @@ def run_batch(
     analyses : tuple of Analysis
         From :func:`~bonequality.batch.registry.get_analyses`.
     out : path
-        Output folder ``DIR`` (created; reused by reruns, which skip finished cases).
+        Output folder ``DIR`` (created; reused by reruns of the same manifest, which skip
+        finished cases; checked as the module docstring says).
     workers : int, optional
-        Worker processes of the LocalCluster (one thread each); default: CPU count.
+        Worker processes of the LocalCluster (one thread each); default and bounds:
+        :func:`~bonequality.batch.cluster.check_workers` (at most the CPU cores).
     scheduler : str, optional
         Address of a running ``dask.distributed`` scheduler to use instead.
     client : distributed.Client, optional
@@ -337,29 +425,75 @@ def run_batch(
     flush_every_s : float
         ``cohort.csv`` and ``failures.csv`` are rewritten at most this often (and at the
         end, and after every case with a failed analysis).
+    overwrite : bool
+        Start afresh: replace the results of an earlier run in ``out`` (of this or
+        another manifest) by an empty folder first.
 
     Returns
     -------
     BatchResult
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with _lock(out):
-        _clean_stale(out)
-        state = _Run(manifest, analyses, out)
-        state.flush()
-        counts = state.counts()
-        report(progress, counts.skipped / counts.total, counts.message())
-        if state.todo:
-            with contextlib.ExitStack() as stack:
-                if client is None:
-                    client = stack.enter_context(dask_client(workers=workers, scheduler=scheduler))
-                _execute(state, client, progress=progress, on_case=on_case, flush_every_s=flush_every_s)
-        state.flush()
-        collect_tables(out, manifest, analyses, state.summaries)
-        report_html = None
-        if write_report:
-            from .report import write_cohort_report
 
-            report_html = write_cohort_report(out, manifest=manifest)
-        return state.result(report_html)
+    Raises
+    ------
+    OutputFolderError
+        ``out`` may not be used (:func:`check_batch_dir`).
+    OptionError
+        ``workers`` or ``scheduler`` out of bounds or malformed.
+    OperationCancelled, KeyboardInterrupt
+        The run was stopped; the exception's ``outcome`` says what was kept.
+    """
+    if client is None and scheduler:  # bad options fail before anything is written
+        check_scheduler(scheduler)
+    elif client is None:
+        check_workers(workers)
+    out = _prepare(out, manifest, overwrite)
+    with _lock(out):
+        _write_stamp(out, manifest)
+        _clean_stale(out)
+        state = None
+        try:
+            state = _Run(manifest, analyses, out)
+            connect = functools.partial(dask_client, workers=workers, scheduler=scheduler)
+            options = {"progress": progress, "on_case": on_case, "every": flush_every_s}
+            return _run(state, client, connect, write_report=write_report, **options)
+        except (OperationCancelled, KeyboardInterrupt) as exc:
+            exc.outcome = _kept(state, out)
+            raise
+        finally:
+            _clean_stale(out)  # stages of cases cancelled or killed in the workers
+
+
+def _run(state: _Run, client, connect, *, progress, on_case, write_report: bool, every: float) -> BatchResult:
+    """The run itself: record the resumed cases, compute the others, write the tables and report.
+
+    Without a ``client``, ``connect()`` gives one (a new cluster, open only while there
+    are cases to compute).
+    """
+    state.flush()
+    counts = state.counts()
+    report(progress, counts.skipped / counts.total, counts.message())
+    if state.todo:
+        with contextlib.ExitStack() as stack:
+            if client is None:
+                client = stack.enter_context(connect())
+            _execute(state, client, progress=progress, on_case=on_case, flush_every_s=every)
+    state.flush()
+    collect_tables(state.out, state.manifest, state.analyses, state.summaries)
+    report_html = None
+    if write_report:
+        from .report import write_cohort_report
+
+        report_html = write_cohort_report(state.out, manifest=state.manifest)
+    return state.result(report_html)
+
+
+def _kept(state: _Run | None, out: Path) -> str:
+    """The one line an interrupted run ends with: what was kept, how to resume."""
+    if state is None:
+        return f"the results in {out} are as they were; run the same command again to resume"
+    # from the case folders: cases finished in a worker just before the stop count too
+    done = sum(finished_summary(out, c, state.analyses) is not None for c in state.manifest.cases)
+    return (
+        f"{done} of {len(state.manifest)} cases finished and kept in {out}; "
+        "run the same command again to resume"
+    )

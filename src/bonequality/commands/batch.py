@@ -32,35 +32,55 @@ def add_arguments(parser) -> None:
         "'bonequality.analyses' entry points (default: all of them; a row's 'analyses' cell narrows "
         "it, separated by ';')",
     )
-    parser.add_argument("--out", required=True, help="output folder DIR (reruns skip finished cases)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder DIR, holding no input (a rerun with the same manifest skips finished cases)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh: replace the results of an earlier run in DIR, whole (a folder holding files "
+        "bonequality did not write is never replaced)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--workers", type=int, default=None, help="local Dask worker processes (default: CPUs)"
+        "--workers",
+        type=int,
+        default=None,
+        help="local Dask worker processes, at most one per CPU core (default: one per core, "
+        "memory permitting)",
     )
     where.add_argument(
-        "--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)"
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler: host:port or tcp://host:port (also tls://, ws://)",
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
 
 
 def run(args, progress=None) -> dict:
     from ..batch import ANALYSES, check_manifest, get_analyses, read_manifest, run_batch
-    from ..errors import InputFileError
+    from ..batch.cluster import check_scheduler, check_workers
+    from ..batch.runner import check_batch_dir
 
-    if args.workers is not None and args.workers < 1:
-        raise InputFileError(f"--workers {args.workers}: give at least 1.")
+    if args.scheduler:
+        check_scheduler(args.scheduler)
+    else:
+        check_workers(args.workers)
     analyses = get_analyses(args.analyses or list(ANALYSES))
     manifest = read_manifest(args.manifest, required_columns=("ct",))
     check_manifest(manifest, analyses)
-    options = {"progress": progress, "write_report": not args.no_report}
+    check_batch_dir(args.out, manifest, overwrite=args.overwrite)
+    options = {"progress": progress, "write_report": not args.no_report, "overwrite": args.overwrite}
     if args.scheduler:
         # Connect first: an unreachable scheduler must fail before anything is written.
         from ..batch.cluster import dask_client
 
         with dask_client(scheduler=args.scheduler) as client:
-            result = run_batch(manifest, analyses, Path(args.out), client=client, **options)
+            result = run_batch(manifest, analyses, args.out, client=client, **options)
     else:
-        result = run_batch(manifest, analyses, Path(args.out), workers=args.workers, **options)
+        result = run_batch(manifest, analyses, args.out, workers=args.workers, **options)
     summary = result.to_dict()
     summary["failures"] = [f"{f['case_id']}: {f['error']}" for f in result.failures]
     return summary
@@ -76,7 +96,7 @@ def demo(out_dir: Path, progress=None) -> list:
     from ..batch import ANALYSES, get_analyses, read_manifest, run_batch
     from ..batch.cohort import write_phantom_cohort
     from ..batch.report import cohort_sections
-    from ..outputs import atomic_output_dir
+    from ..outputs import atomic_replace_dir
     from ..progress import scaled
     from ..report import DemoSection
 
@@ -96,7 +116,7 @@ def demo(out_dir: Path, progress=None) -> list:
     cohort = pd.read_csv(result.cohort_csv, dtype={"case_id": str})
     profiles_csv = out_dir / "batch" / "profiles.csv"
     profiles = pd.read_csv(profiles_csv) if profiles_csv.is_file() else None
-    with atomic_output_dir(out_dir / "batch" / "report") as stage:
+    with atomic_replace_dir(out_dir / "batch" / "report") as stage:
         sections = cohort_sections(cohort, profiles, stage)
     intro = DemoSection(
         "Cohort study: bonequality batch",

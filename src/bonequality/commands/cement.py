@@ -16,14 +16,18 @@ from pathlib import Path
 
 from ..cement import LEAK_RULES, BodySource, CementInputs, CementOptions, read_screws
 from ..cement import run as run_cement
-from ..outputs import atomic_output_dir
+from ..cement.options import OPTION_RANGES
+from ..errors import OptionError
 from ..progress import report, scaled
 from ..report import DemoSection
 from ..segmentation import read_mask
+from ..validation import HU_RANGE
 from ..volume import Volume
-from .args import point_lps, positive_float, two_floats
+from . import output_dir
+from .args import point_lps, two_floats
 
 NAME = "cement"
+OUTPUT_FOLDER = True
 HELP = "cement volumetry after vertebroplasty: VBV, CDV, VF %, leakage, distribution score (seed 003)"
 
 
@@ -44,17 +48,30 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sacrum-mask", help="sacrum mask: adds cement per ala and sacral leakage")
     parser.add_argument("--sacrum-label", type=int, help="label value of the sacrum in a label map")
     parser.add_argument("--screws", help=".mrk.json with screws as lines (or entry/tip point pairs)")
-    parser.add_argument("--screw-diameter", type=positive_float, default=7.0, help="mm (default 7)")
-    parser.add_argument("--bone-hu", type=two_floats, default=(226.0, 3071.0), help="lo,hi (226,3071)")
-    parser.add_argument("--cement-hu", type=two_floats, default=(1000.0, 3000.0), help="lo,hi (1000,3000)")
+    parser.add_argument(
+        "--screw-diameter",
+        type=float,
+        default=None,
+        help=f"diameter of the --screws that do not state one, {_range('screw_diameter_mm')} (default 7)",
+    )
+    hu = f"{HU_RANGE[0]:g} to {HU_RANGE[1]:g} HU"
+    parser.add_argument(
+        "--bone-hu", type=two_floats, default=(226.0, 3071.0), help=f"lo,hi within {hu} (226,3071)"
+    )
+    parser.add_argument(
+        "--cement-hu", type=two_floats, default=(1000.0, 3000.0), help=f"lo,hi within {hu} (1000,3000)"
+    )
     parser.add_argument(
         "--min-zone-fraction",
         type=float,
         default=0.05,
-        help="cement fraction of a score zone needed for it to count (0.05)",
+        help=f"cement fraction of a score zone needed for it to count, {_range('min_zone_fraction')} (0.05)",
     )
     parser.add_argument(
-        "--closing-mm", type=float, default=0.0, help="gap-repair closing radius before void filling (0)"
+        "--closing-mm",
+        type=float,
+        default=0.0,
+        help=f"gap-repair closing radius before void filling, {_range('closing_mm')} (0)",
     )
     parser.add_argument(
         "--leak-rule",
@@ -66,6 +83,25 @@ def add_arguments(parser) -> None:
         "cortical-bone check keep counts, as Mimics' raw number",
     )
     parser.add_argument("--out", required=True, help="output folder")
+
+
+def _range(option: str) -> str:
+    """``"0-10 mm"`` / ``"above 0 to 20 mm"``: an option's range as :class:`CementOptions` checks it."""
+    lo, hi, lo_inclusive, unit = OPTION_RANGES[option]
+    return f"{'above ' if not lo_inclusive else ''}{lo:g} to {hi:g}{' ' + unit if unit else ''}"
+
+
+def check_applicable(args) -> None:
+    """Refuse options that would be silently ignored (:class:`~bonequality.errors.OptionError`)."""
+    if (args.label is not None or args.segment is not None) and not (args.body_mask or args.vertebra_mask):
+        raise OptionError(
+            "--label and --segment select part of --body-mask or --vertebra-mask; they do not apply to "
+            "--seed: give --body-mask or --vertebra-mask too"
+        )
+    if args.sacrum_label is not None and not args.sacrum_mask:
+        raise OptionError("--sacrum-label selects the sacrum in --sacrum-mask; give --sacrum-mask too")
+    if args.screw_diameter is not None and not args.screws:
+        raise OptionError("--screw-diameter applies to the screws of --screws; give --screws too")
 
 
 def _body_source(args) -> tuple[BodySource, dict]:
@@ -84,27 +120,31 @@ def _body_source(args) -> tuple[BodySource, dict]:
 
 def inputs_from_args(args) -> CementInputs:
     """Read the files named by ``args`` into validated :class:`CementInputs`."""
-    name = f"CT {args.ct}"
-    volume = Volume.read(args.ct, name=name)
+    check_applicable(args)
     options = CementOptions(
         bone_hu=tuple(args.bone_hu),
         cement_hu=tuple(args.cement_hu),
         min_zone_fraction=args.min_zone_fraction,
         closing_mm=args.closing_mm,
-        screw_diameter_mm=args.screw_diameter,
         leak_rule=args.leak_rule,
+        **({} if args.screw_diameter is None else {"screw_diameter_mm": args.screw_diameter}),
     )
+    name = f"CT {args.ct}"
+    volume = Volume.read(args.ct, name=name)
     body, sources = _body_source(args)
     sources = {"ct": str(args.ct), **sources}
     sacrum = None
     if args.sacrum_mask:
         sacrum = read_mask(
-            args.sacrum_mask, label=args.sacrum_label, segment=None, name=f"--sacrum-mask {args.sacrum_mask}"
+            args.sacrum_mask,
+            label=args.sacrum_label,
+            name=f"--sacrum-mask {args.sacrum_mask}",
+            label_option="--sacrum-label",
         )
         sources["sacrum_mask"] = str(args.sacrum_mask)
     screws = ()
     if args.screws:
-        screws = read_screws(args.screws, diameter_mm=args.screw_diameter)
+        screws = read_screws(args.screws, diameter_mm=options.screw_diameter_mm)
         sources["screws"] = str(args.screws)
     return CementInputs(
         volume, body, sacrum_mask=sacrum, screws=screws, options=options, name=name, sources=sources
@@ -118,7 +158,7 @@ def run(args, progress=None) -> dict:
     result = run_cement(inputs, progress=scaled(progress, 0.05, 0.8))
     # "seconds" in summary.json: reading the inputs and the analysis, as before.
     result = replace(result, seconds=time.perf_counter() - t0)
-    with atomic_output_dir(args.out) as stage:
+    with output_dir(args, NAME) as stage:
         report(progress, 0.85, "writing outputs")
         result.write(stage, inputs)
     report(progress, 1.0, "done")

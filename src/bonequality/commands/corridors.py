@@ -11,16 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corridors import REGIONS, CorridorInputs, CorridorResult
+from ..corridors import REGIONS, CorridorInputs, CorridorOptions, CorridorResult
 from ..corridors import run as run_corridors
 from ..landmarks import read_mrk_json
-from ..outputs import atomic_output_dir
 from ..progress import report, scaled
 from ..report import DemoSection
+from ..validation import SCREW_DIAMETER_RANGE_MM
 from ..volume import Volume
-from .args import bone_threshold_hu, positive_float
+from . import output_dir
+from .args import bone_threshold_hu
 
 NAME = "corridors"
+OUTPUT_FOLDER = True
 HELP = "S1/S2 screw corridors (seed 000): 10 mm cylinder probes, region means, L5 density, z-scores"
 
 
@@ -36,10 +38,11 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument(
         "--screw-diameter",
-        type=positive_float,
+        type=float,
         action="append",
         default=None,
-        help="screw diameter (mm) to check for fit; repeat for several (default 6.5, 7.3 and 8)",
+        help="screw diameter (mm, above {:g} to {:g}) to check for fit; repeat for several, at most 10 "
+        "(default 6.5, 7.3 and 8)".format(*SCREW_DIAMETER_RANGE_MM),
     )
 
 
@@ -58,19 +61,22 @@ def summary(result: CorridorResult, out) -> dict:
 
 
 def run(args, progress=None) -> dict:
+    diameters = tuple(args.screw_diameter) if args.screw_diameter else None
+    if diameters:
+        CorridorOptions(screw_diameters_mm=diameters)  # the library's check, before any file is read
     report(progress, 0.0, "reading CT")
     name = f"CT {args.ct}"
     inputs = CorridorInputs(
         Volume.read(args.ct, name=name),
         read_mrk_json(args.landmarks),
         bone_threshold=args.bone_threshold,
-        screw_diameters=tuple(args.screw_diameter) if args.screw_diameter else None,
+        screw_diameters=diameters,
         name=name,
         sources={"ct": str(args.ct), "landmarks": str(args.landmarks)},
     )
     result = run_corridors(inputs, progress=scaled(progress, 0.2, 0.7))
     report(progress, 0.75, "writing report")
-    with atomic_output_dir(args.out) as stage:
+    with output_dir(args, NAME) as stage:
         result.write(stage, inputs)
     report(progress, 1.0, "done")
     return summary(result, args.out)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from ..outputs import atomic_output_dir
 from ..progress import report, scaled
 from ..report import DemoSection, write_html_report
+from . import output_dir
 
 NAME = "demo"
+OUTPUT_FOLDER = True
 HELP = "generate the synthetic phantoms, run every analysis on them and write DIR/report.html"
 
 
@@ -22,7 +23,7 @@ def run(args, progress=None) -> dict:
     steps = [m for m in load_commands() if hasattr(m, "demo") and m.NAME != NAME]
     sections: list[DemoSection] = []
     t0 = time.perf_counter()
-    with atomic_output_dir(args.out) as stage:
+    with output_dir(args, NAME) as stage:
         for n, mod in enumerate(steps):
             report(progress, n / max(1, len(steps)), f"demo: {mod.NAME}")
             sections += mod.demo(stage, scaled(progress, n / len(steps), (n + 1) / len(steps)))

@@ -15,17 +15,18 @@ import tempfile
 from pathlib import Path
 
 from .. import focal_defect
-from ..errors import InputFileError
+from ..errors import OptionError
 from ..focal_defect import PAPER_MINUTES_PER_VERTEBRA, Calibration, FocalDefectInputs, read_phantom_inserts
 from ..imaging.body import BodySource
-from ..outputs import atomic_output_dir
 from ..progress import report, scaled
 from ..report import DemoSection
 from ..segmentation import read_mask
 from ..volume import Volume
+from . import output_dir
 from .args import point_lps, two_floats
 
 NAME = "focal-defect"
+OUTPUT_FOLDER = True
 HELP = "focal BMC loss, focal BMD loss and intercept-width maps of a vertebral body (seed 004)"
 
 #: Summary keys printed by the command.
@@ -81,8 +82,8 @@ def _body(args) -> BodySource:
 
 def inputs_from_args(args) -> FocalDefectInputs:
     """The command's arguments as validated :class:`FocalDefectInputs` (files read here)."""
-    if (args.label is not None or args.segment) and not (args.mask or args.vertebra_mask):
-        raise InputFileError(
+    if (args.label is not None or args.segment is not None) and not (args.mask or args.vertebra_mask):
+        raise OptionError(
             "--label and --segment select part of --mask or --vertebra-mask; give --mask too "
             "(or --vertebra-mask)"
         )
@@ -108,7 +109,7 @@ def run(args, progress=None) -> dict:
     inputs = inputs_from_args(args)
     result = focal_defect.run(inputs, progress=scaled(progress, 0.0, 0.85))
     report(progress, 0.9, "focal defect: writing outputs")
-    with atomic_output_dir(args.out) as stage:
+    with output_dir(args, NAME) as stage:
         result.write(stage, inputs)
     report(progress, 1.0, "focal defect: done")
     summary = result.to_dict()
@@ -128,7 +129,7 @@ def demo(out_dir: Path, progress=None) -> list[DemoSection]:
             {k: e[k] for k in ("density_mg_cm3", "center_lps", "radius_mm")}
             for e in phantom.truth["calibration_inserts"]
         ]
-        inserts.write_text(json.dumps({"inserts": measured}))
+        inserts.write_text(json.dumps({"inserts": measured}), encoding="utf-8")
         args = argparse.Namespace(
             ct=paths["image"],
             mask=paths["mask:body"],
@@ -142,7 +143,7 @@ def demo(out_dir: Path, progress=None) -> list[DemoSection]:
             out=out_dir / "focal_defect",
         )
         out = run(args, scaled(progress, 0.1, 1.0))
-    summary = json.loads((out_dir / "focal_defect" / "summary.json").read_text())
+    summary = json.loads((out_dir / "focal_defect" / "summary.json").read_text(encoding="utf-8"))
     table = {
         "focal BMC loss (mm)": summary["focal_bmc_loss_mm"],
         "focal BMD loss": summary["focal_bmd_loss"],

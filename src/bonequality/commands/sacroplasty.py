@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputFileError
+from ..errors import OptionError
 from ..landmarks import read_mrk_json
-from ..outputs import atomic_output_dir
 from ..progress import report, scaled
 from ..report import DemoSection
 from ..sacroplasty import REFERENCE, SacroplastyInputs, SacroplastyPlan, plot_plan
 from ..sacroplasty import run as run_sacroplasty
 from ..segmentation import read_mask
 from ..volume import Volume
+from . import output_dir
 from .args import bone_threshold_hu
 
 NAME = "sacroplasty"
+OUTPUT_FOLDER = True
 HELP = "plan sacroplasty needles (seed 001): target, 3 trajectories, distance to the anterior cortex"
 
 
@@ -60,10 +61,8 @@ def summary(plan: SacroplastyPlan, out) -> dict:
 
 def inputs_from_args(args) -> SacroplastyInputs:
     """The command's arguments as validated :class:`SacroplastyInputs` (files read here)."""
-    if (args.label is not None or args.segment) and not args.sacrum_mask:
-        raise InputFileError(
-            "--label and --segment select the sacrum in --sacrum-mask; give --sacrum-mask too"
-        )
+    if (args.label is not None or args.segment is not None) and not args.sacrum_mask:
+        raise OptionError("--label and --segment select the sacrum in --sacrum-mask; give --sacrum-mask too")
     name = f"CT {args.ct}"
     sources = {"ct": str(args.ct), "landmarks": str(args.landmarks)}
     mask, mask_name = None, "sacrum mask"
@@ -88,7 +87,7 @@ def run(args, progress=None) -> dict:
     inputs = inputs_from_args(args)
     plan = run_sacroplasty(inputs, progress=scaled(progress, 0.4, 0.6))
     report(progress, 0.6, "writing report")
-    with atomic_output_dir(args.out) as stage:
+    with output_dir(args, NAME) as stage:
         plan.write(stage, inputs)
     report(progress, 1.0, "done")
     return summary(plan, args.out)

@@ -110,7 +110,7 @@ def install(requirements: Sequence[Requirement], *, pip_install: Callable | None
     """
     with tempfile.TemporaryDirectory(prefix="bonequality-") as tmp:
         constraints = Path(tmp) / "constraints.txt"
-        constraints.write_text(constraints_text())
+        constraints.write_text(constraints_text(), encoding="utf-8")
         args = [*(pinned(r.name) for r in requirements), "-c", str(constraints)]
         if pip_install is None:
             import slicer.util
