@@ -12,7 +12,7 @@ PIP_VERSION := 26.3
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,web]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -40,7 +40,7 @@ constraints:
 	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install --quiet pip==$(PIP_VERSION)
-	.venv-constraints/bin/python -m pip install --quiet -e '.[test]'
+	.venv-constraints/bin/python -m pip install --quiet -e '.[test,web]'
 	(grep '^#' $(CONSTRAINTS); .venv-constraints/bin/python -m pip freeze --exclude-editable) > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	rm -rf .venv-constraints

@@ -1,0 +1,59 @@
+"""Widgets shared by the panels: status line (progress, cancel, messages), path and export rows."""
+
+from __future__ import annotations
+
+__all__ = ["export_row", "mustache", "path_row", "status_ui"]
+
+
+def mustache(expression: str) -> str:
+    """``{{ expression }}``: a state expression shown as text in the page."""
+    return "{{ " + expression + " }}"
+
+
+def status_ui(prefix: str, cancel) -> None:
+    """Progress bar with Cancel while ``<prefix>_busy``; the error (red) and info messages."""
+    from trame.widgets import html
+    from trame.widgets import vuetify3 as v
+
+    with html.Div(v_if=(f"{prefix}_busy",), classes="my-2", id=f"bq-{prefix}-progress"):
+        html.Div(mustache(f"{prefix}_progress_text"), classes="text-caption")
+        with html.Div(classes="d-flex align-center ga-2"):
+            v.VProgressLinear(model_value=(f"{prefix}_progress",), height=6, color="primary")
+            v.VBtn("Cancel", click=cancel, size="x-small", id=f"bq-{prefix}-cancel")
+    v.VAlert(
+        mustache(f"{prefix}_error"),
+        v_if=(f"{prefix}_error",),
+        type="error",
+        density="compact",
+        classes="my-2 text-caption",
+        id=f"bq-{prefix}-error",
+    )
+    v.VAlert(
+        mustache(f"{prefix}_info"),
+        v_if=(f"{prefix}_info",),
+        type="info",
+        density="compact",
+        variant="tonal",
+        classes="my-2 text-caption",
+        id=f"bq-{prefix}-info",
+    )
+
+
+def path_row(key: str, label: str, buttons) -> None:
+    """A server-side path field with buttons ``[(text, callback), ...]``."""
+    from trame.widgets import html
+    from trame.widgets import vuetify3 as v
+
+    element = key.replace("_", "-")
+    v.VTextField(v_model=(key,), label=label, density="compact", hide_details=True, id=f"bq-{element}")
+    with html.Div(classes="d-flex ga-2 my-1"):
+        for text, callback in buttons:
+            v.VBtn(text, click=callback, size="small", id=f"bq-{element}-{text.lower()}")
+
+
+def export_row(key: str, export) -> None:
+    """The export folder field and its button (the CLI's files are written there)."""
+    from trame.widgets import html
+
+    html.Div("Export the CLI's files (summary.json, tables, report.png)", classes="text-subtitle-2 mt-3")
+    path_row(key, "Export folder", [("Export", export)])
