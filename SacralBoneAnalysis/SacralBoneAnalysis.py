@@ -38,7 +38,6 @@ from slicer.util import VTKObservationMixin
 from bonequality.errors import BoneQualityError, OperationCancelled
 from bonequality.landmarks import spec
 from bonequality.mrml import logic_sacral, markups, requirements, sampledata
-from bonequality.mrml.colors import show_overlay
 from bonequality.mrml.results import CancellableProgress, ResultNodes
 
 #: Landmark set choice -> analyses whose landmarks are pre-labelled.
@@ -394,14 +393,7 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
         results = self.results()
         overlay = results.get("corridors.overlay")
         if p.showOverlay and overlay is not None:
-            threshold = self.session.result.bone_threshold_hu
-            show_overlay(
-                overlay,
-                window_min=threshold,
-                window_max=threshold + 600.0,
-                threshold_below=threshold,
-                background_node=p.inputVolume,
-            )
+            logic_sacral.show_thermal_overlay(overlay, background_node=p.inputVolume)
         chart = results.get("corridors.chart")
         if chart is not None:
             slicer.modules.plots.logic().ShowChartInLayout(chart)

@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 from web_support import (
     chromium_page,
+    coloured_fraction,
     geometry,
     move_slice_to,
     pixel_of,
     place_by_click,
     require_web,
     screenshot,
+    set_state,
     state,
     table,
     view_server,
@@ -122,6 +124,26 @@ def test_clicked_landmarks_give_the_cli_sacroplasty_numbers(placed_page, tmp_pat
 def test_screenshot_of_the_sacral_panel(placed_page, tmp_path):
     out = screenshot(placed_page, "web_sacral", tmp_path)
     assert out.stat().st_size > 50_000
+
+
+def test_thermal_overlay_colours_the_bone_and_switches_off(placed_page):
+    """The overlay colours the bone inside its cortex (much more than the landmark glyphs)."""
+    page = placed_page
+    move_slice_to(page, "Red", state(page, "sacral_landmarks")[0]["lps"])  # through S1
+    assert state(page, "sacral_thermal")
+    on = wait_until(
+        lambda: (lambda f: f if f > 0.05 else None)(coloured_fraction(page, "Red")), what="overlay"
+    )
+    assert page.inner_text("#bq-sacral-legend").split() == ["-100", "HU", "700", "HU"]
+    set_state(page, "sacral_thermal", False)
+    try:
+        off = wait_until(
+            lambda: (lambda f: f if f < on / 5 else None)(coloured_fraction(page, "Red")), what="no overlay"
+        )
+        assert not page.query_selector("#bq-sacral-legend")
+    finally:
+        set_state(page, "sacral_thermal", True)
+    assert on > 5 * off
 
 
 def test_dragging_a_landmark_5_mm_updates_the_tables_within_1_s(placed_page):

@@ -309,3 +309,15 @@ def wait_idle(page, key: str = "sacral_revision", quiet: float = 0.5, timeout: f
         now = state(page, key)
         if now != last:
             last, since = now, time.perf_counter()
+
+
+def coloured_fraction(page, tag: str) -> float:
+    """Fraction of view ``tag``'s pixels that are coloured (the CT alone is grey)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    png = page.screenshot(clip=view_box(page, tag))
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
+    return float(((rgb.max(axis=2) - rgb.min(axis=2)) > 40).mean())

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["THERMAL_STOPS", "thermal_cmap", "thermal_rgb"]
+__all__ = ["THERMAL_RANGE_HU", "THERMAL_STOPS", "thermal_cmap", "thermal_rgb"]
+
+#: HU mapped to the first and the last colour, wherever CT density is shown in thermal
+#: colours: the overlay on the CT, the straightened probe images and the report.
+THERMAL_RANGE_HU = (-100.0, 700.0)
 
 #: (position 0-1, (r, g, b) 0-1) stops of the thermal scale.
 THERMAL_STOPS: tuple[tuple[float, tuple[float, float, float]], ...] = (

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..colors import thermal_cmap
+from ..colors import THERMAL_RANGE_HU, thermal_cmap
 from ..outputs import write_json
 from ..report import figure
 from ..volume import Volume
@@ -27,8 +27,6 @@ __all__ = ["GROUP_COLOURS", "THERMAL_RANGE_HU", "plot_result", "report_title", "
 
 #: Reference group -> drawing colour (seed 000 Figure 6: red = L5 > 100 HU, blue = L5 <= 100 HU).
 GROUP_COLOURS = {"L5 > 100 HU": "#d62728", "L5 <= 100 HU": "#1f77b4"}
-#: HU range of the thermal colour scale.
-THERMAL_RANGE_HU = (-100.0, 700.0)
 
 
 def _profile_axes(ax, probe: ProbeResult, key: str) -> None:

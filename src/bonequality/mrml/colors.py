@@ -11,7 +11,7 @@ import slicer
 
 from ..colors import thermal_rgb
 
-__all__ = ["THERMAL_NAME", "show_overlay", "thermal_color_node"]
+__all__ = ["THERMAL_NAME", "color_display", "show_overlay", "thermal_color_node"]
 
 THERMAL_NAME = "BoneQualityThermal"
 
@@ -36,6 +36,29 @@ def thermal_color_node(*, scene=None, n_colors: int = 256):
     node.SetAttribute("Category", "BoneQuality")
     scene.AddNode(node)
     return node
+
+
+def color_display(
+    volume_node, *, window_min: float, window_max: float, color_node=None, threshold_below=None
+):
+    """Colour ``volume_node`` with a colour table (default: thermal) over ``[window_min, window_max]``.
+
+    Voxels below ``threshold_below`` (when given) are transparent. Returns the display node.
+    """
+    color_node = color_node or thermal_color_node(scene=volume_node.GetScene())
+    if volume_node.GetDisplayNode() is None:
+        volume_node.CreateDefaultDisplayNodes()
+    display = volume_node.GetDisplayNode()
+    was_modifying = display.StartModify()
+    display.SetAndObserveColorNodeID(color_node.GetID())
+    display.SetAutoWindowLevel(False)
+    display.SetWindowLevelMinMax(float(window_min), float(window_max))
+    if threshold_below is not None:
+        display.SetAutoThreshold(False)
+        display.SetApplyThreshold(True)
+        display.SetThreshold(float(threshold_below), float(max(window_max, threshold_below)) + 1e9)
+    display.EndModify(was_modifying)
+    return display
 
 
 def show_overlay(
@@ -64,19 +87,13 @@ def show_overlay(
         Shown as background (the CT).
     """
     scene = volume_node.GetScene()
-    color_node = color_node or thermal_color_node(scene=scene)
-    if volume_node.GetDisplayNode() is None:
-        volume_node.CreateDefaultDisplayNodes()
-    display = volume_node.GetDisplayNode()
-    was_modifying = display.StartModify()
-    display.SetAndObserveColorNodeID(color_node.GetID())
-    display.SetAutoWindowLevel(False)
-    display.SetWindowLevelMinMax(float(window_min), float(window_max))
-    if threshold_below is not None:
-        display.SetAutoThreshold(False)
-        display.SetApplyThreshold(True)
-        display.SetThreshold(float(threshold_below), float(max(window_max, threshold_below)) + 1e9)
-    display.EndModify(was_modifying)
+    display = color_display(
+        volume_node,
+        window_min=window_min,
+        window_max=window_max,
+        color_node=color_node,
+        threshold_below=threshold_below,
+    )
     composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
     for i in range(composites.GetNumberOfItems()):
         c = composites.GetItemAsObject(i)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputFileError
 from ..focal_defect import Calibration, FocalDefectInputs, FocalDefectResult
 from ..focal_defect import run as run_focal_analysis
-from .colors import thermal_color_node
+from .colors import color_display
 from .logic_cement import body_source_from_nodes
 from .results import ResultNodes
 from .tables import dataframe_to_table_node
@@ -40,7 +40,11 @@ CALIBRATIONS = ("uncalibrated", "slope/intercept")
 
 
 def focal_table(result: FocalDefectResult) -> pd.DataFrame:
-    """ROI summary rows: value, void-only value and seed 004's group values with z-scores."""
+    """ROI summary rows: value, void-only value and seed 004's group values with z-scores.
+
+    The z-scores of BMD-scaled values of an uncalibrated run (HU-equivalent, not mg/cm³)
+    are left empty: the library marks them not comparable with seed 004's groups.
+    """
     import pandas as pd
 
     s = result.summary
@@ -57,11 +61,11 @@ def focal_table(result: FocalDefectResult) -> pd.DataFrame:
             {
                 "Measure": ref["measure"],
                 "Value": ref["value"],
-                "Unit": ref["unit"],
+                "Unit": s.bmd_units if ref["unit"] == "mg/cm³" and not ref["comparable"] else ref["unit"],
                 "Fracture group": f"{ref['fracture_mean']:g} ± {ref['fracture_sd']:g}",
                 "Control group": f"{ref['control_mean']:g} ± {ref['control_sd']:g}",
-                "z vs fracture": ref["z_vs_fracture"],
-                "z vs control": ref["z_vs_control"],
+                "z vs fracture": ref["z_vs_fracture"] if ref["comparable"] else float("nan"),
+                "z vs control": ref["z_vs_control"] if ref["comparable"] else float("nan"),
             }
         )
     df = pd.DataFrame(rows)
@@ -128,16 +132,10 @@ def run_focal_defect(
 def write_focal_results(result: FocalDefectResult, name: str, results: ResultNodes) -> None:
     """Write (or update) the map volumes and the summary table."""
     scene = results.scene
-    color = thermal_color_node(scene=scene)
     for attr, (label, _unit, vmax) in MAPS.items():
         role = f"focal.{attr}"
         node = volume_to_node(getattr(result, attr), results.get(role), name=f"{name} {label}", scene=scene)
-        display = node.GetDisplayNode()
-        display.SetAndObserveColorNodeID(color.GetID())
-        display.SetAutoWindowLevel(False)
-        display.SetWindowLevelMinMax(0.0, vmax)
-        display.SetApplyThreshold(True)
-        display.SetThreshold(1e-6, 1e9)
+        color_display(node, window_min=0.0, window_max=vmax, threshold_below=1e-6)
         results.keep(role, node)
     table = dataframe_to_table_node(
         focal_table(result), results.get("focal.table"), name=f"{name} focal defect", scene=scene

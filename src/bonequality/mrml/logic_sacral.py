@@ -14,7 +14,8 @@ Results are written only after the call succeeds. Result roles on the parameter 
 probe length, cohort means as dashed lines, like seed 000 Figure 6), ``corridors.line.<leg>``
 (trajectories), ``corridors.probe.<leg>`` (10 mm cylinder models), ``corridors.thermal.<leg>``
 (each leg's thermal image, a one-slice volume on the plane it was sampled on),
-``corridors.overlay`` (the CT coloured with the thermal table above the bone threshold),
+``corridors.overlay`` (the CT's HU inside the bone envelope in thermal colours,
+:mod:`bonequality.corridors.overlay`),
 ``sacroplasty.table``, ``sacroplasty.targets`` and ``sacroplasty.line.<side>.<trajectory>``
 (skin entry -> target).
 """
@@ -24,10 +25,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import vtk
 
+from ..colors import THERMAL_RANGE_HU
 from ..corridors import REFERENCE_COHORT, REGIONS, CorridorInputs, CorridorResult, update_corridors
 from ..corridors import run as run_corridors
+from ..corridors.overlay import OUTSIDE_HU, ThermalOverlay
 from ..corridors.probes import perp_frame
 from ..frames import lps_to_ras
 from ..geometry import unit
@@ -36,7 +38,7 @@ from ..progress import report
 from ..sacroplasty import REFERENCE as SACROPLASTY_REFERENCE
 from ..sacroplasty import SacroplastyInputs, SacroplastyPlan, SacroplastyPlanner
 from ..volume import Volume
-from .colors import thermal_color_node
+from .colors import color_display, show_overlay
 from .markups import landmarks_from_node, landmarks_to_node, line_node
 from .models import cylinder_model
 from .plots import ProfileCurve, profile_chart
@@ -127,9 +129,20 @@ class CorridorSession(_CachedVolume):
         super().__init__()
         self.result: CorridorResult | None = None
         self._landmarks: Landmarks | None = None
+        self.overlay = ThermalOverlay()
 
     def _volume_changed(self) -> None:
         self.result = None
+        self.overlay = ThermalOverlay()
+
+    def _write(self, result: CorridorResult, volume_node, landmarks: Landmarks, results: ResultNodes) -> None:
+        """The result nodes; the overlay only when it changed (or its node is gone)."""
+        volume = self.volume(volume_node)
+        points = [landmarks[k] for k in landmarks]
+        changed = self.overlay.update(volume, result.bone_threshold_hu, points)
+        missing = results.get("corridors.overlay") is None
+        overlay = self.overlay.volume if changed or missing else None
+        write_corridor_results(result, volume_node, results, overlay=overlay)
 
     def analyze(
         self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
@@ -147,7 +160,7 @@ class CorridorSession(_CachedVolume):
         )
         result = run_corridors(inputs, progress=progress)
         self.result, self._landmarks = result, inputs.landmarks
-        write_corridor_results(result, volume_node, results)
+        self._write(result, volume_node, inputs.landmarks, results)
         return result
 
     def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None):
@@ -163,7 +176,7 @@ class CorridorSession(_CachedVolume):
             return self.result
         result = update_corridors(self.result, volume, landmarks, moved=moved)
         self.result, self._landmarks = result, landmarks
-        write_corridor_results(result, volume_node, results)
+        self._write(result, volume_node, landmarks, results)
         return result
 
 
@@ -190,27 +203,30 @@ def _thermal_volume(leg) -> Volume:
     )
 
 
-def _overlay(ct_node, node, threshold: float, scene):
-    """The CT's own voxels (shared, not copied) shown with the thermal table above ``threshold``."""
-    if node is None:
-        node = scene.AddNewNodeByClass(
-            "vtkMRMLScalarVolumeNode", scene.GenerateUniqueName(f"{ct_node.GetName()} thermal")
-        )
-        node.CreateDefaultDisplayNodes()
-    matrix = vtk.vtkMatrix4x4()
-    ct_node.GetIJKToRASMatrix(matrix)
-    node.SetIJKToRASMatrix(matrix)
-    node.SetAndObserveImageData(ct_node.GetImageData())
-    display = node.GetDisplayNode()
-    display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())
-    display.SetAutoWindowLevel(False)
-    display.SetWindowLevelMinMax(float(threshold), float(threshold) + 600.0)
-    display.SetApplyThreshold(True)
-    display.SetThreshold(float(threshold), 1e9)
-    return node
+def _write_overlay(overlay: Volume, ct_node, results: ResultNodes) -> None:
+    """The thermal overlay (:mod:`bonequality.corridors.overlay`) as a volume over the CT."""
+    node = volume_to_node(
+        overlay, results.get("corridors.overlay"), name=f"{ct_node.GetName()} thermal", scene=results.scene
+    )
+    node.SetAttribute("BoneQuality.Thermal", "HU inside the bone envelope")
+    show_thermal_overlay(node)
+    results.keep("corridors.overlay", node)
 
 
-def _write_leg(corridor: str, leg, threshold: float, results: ResultNodes) -> None:
+def show_thermal_overlay(node, **views) -> None:
+    """The display of the thermal overlay: :data:`THERMAL_RANGE_HU`, transparent outside the bone.
+
+    With ``views`` (``background_node``, ``opacity``) it is also shown in every slice view
+    (:func:`bonequality.mrml.colors.show_overlay`).
+    """
+    lo, hi = THERMAL_RANGE_HU
+    if views:
+        show_overlay(node, window_min=lo, window_max=hi, threshold_below=OUTSIDE_HU + 1, **views)
+    else:
+        color_display(node, window_min=lo, window_max=hi, threshold_below=OUTSIDE_HU + 1)
+
+
+def _write_leg(corridor: str, leg, results: ResultNodes) -> None:
     """One probe leg's trajectory line, 10 mm cylinder model and thermal image (in patient space)."""
     scene = results.scene
     role = f"{corridor}.{leg.name}"
@@ -234,15 +250,14 @@ def _write_leg(corridor: str, leg, threshold: float, results: ResultNodes) -> No
         scene=scene,
     )
     thermal.SetAttribute("BoneQuality.Thermal", "plane of the probe axis and the dorsal direction")
-    display = thermal.GetDisplayNode()
-    display.SetAndObserveColorNodeID(thermal_color_node(scene=scene).GetID())
-    display.SetAutoWindowLevel(False)
-    display.SetWindowLevelMinMax(threshold - 200.0, threshold + 600.0)
+    color_display(thermal, window_min=THERMAL_RANGE_HU[0], window_max=THERMAL_RANGE_HU[1])
     results.keep(f"corridors.thermal.{role}", thermal)
 
 
-def write_corridor_results(result: CorridorResult, volume_node, results: ResultNodes) -> None:
-    """Write (or update) every corridor result node."""
+def write_corridor_results(
+    result: CorridorResult, volume_node, results: ResultNodes, *, overlay: Volume | None = None
+) -> None:
+    """Write (or update) every corridor result node; the thermal overlay when ``overlay`` is given."""
     scene = results.scene
     name = volume_node.GetName()
     regions, summary = corridor_tables(result)
@@ -278,11 +293,9 @@ def write_corridor_results(result: CorridorResult, volume_node, results: ResultN
     results.keep("corridors.chart", chart)
     for probe in (result.s1, result.s2):
         for leg in probe.legs:
-            _write_leg(probe.corridor, leg, result.bone_threshold_hu, results)
-    results.keep(
-        "corridors.overlay",
-        _overlay(volume_node, results.get("corridors.overlay"), result.bone_threshold_hu, scene),
-    )
+            _write_leg(probe.corridor, leg, results)
+    if overlay is not None:
+        _write_overlay(overlay, volume_node, results)
 
 
 # ------------------------------------------------------------------------------ sacroplasty

@@ -203,13 +203,33 @@ def corridors_pelvis(scene=None) -> dict:
         "corridors.summary",
     ):
         require(results.get(role) is not None, f"result node {role} missing")
+    overlay_hu = _thermal_overlay_checks(results, loaded.volume, result)
     return {
+        "overlay_s1_centre_hu": overlay_hu,
         "s1_entry_left_error_mm": float(
             np.linalg.norm(result.s1.entry_left - np.asarray(truth["s1"]["entry_L"]))
         ),
         "l5_mean_hu": result.l5.mean_hu,
         "s1_body_mean_hu": result.s1.region_means["body"],
     }
+
+
+def _thermal_overlay_checks(results, ct_node, result) -> float:
+    """The thermal overlay shows the CT's HU in the S1 body and ala, on the one thermal scale."""
+    from ..colors import THERMAL_RANGE_HU
+    from ..corridors.overlay import OUTSIDE_HU
+
+    node = results.get("corridors.overlay")
+    display = node.GetDisplayNode()
+    window = (display.GetWindowLevelMin(), display.GetWindowLevelMax())
+    require(np.allclose(window, THERMAL_RANGE_HU), f"overlay window {window} is not {THERMAL_RANGE_HU}")
+    overlay, ct = node_to_volume(node), node_to_volume(ct_node)
+    c1, entry = result.s1_geometry.c1, result.s1.entry_left
+    points = np.array([c1, entry + 0.6 * (c1 - entry)])  # S1 body centre, left ala
+    got, want = overlay.sample(points, order=0), ct.sample(points, order=0)
+    require(np.all(got > OUTSIDE_HU), f"overlay blank in the S1 body or ala: {got}")
+    require(np.allclose(got, np.rint(want), atol=0.5), f"overlay {got} HU vs CT {want} HU")
+    return float(got[0])
 
 
 def corridors_guided_placement(scene=None) -> dict:

@@ -54,6 +54,7 @@ class FocalPanel(MaskPanel):
         s[self.key("star")] = "2d"
         s[self.key("map")] = "focal_bmc_loss"
         s[self.key("calibration_state")] = "not run yet"
+        s["focal_map_ranges"] = {key: f"{vmax:g} {unit}" for key, (_label, unit, vmax) in MAPS.items()}
         s.change(self.key("map"))(lambda **_: self._show_map())
 
     def _clear(self) -> None:
@@ -105,7 +106,7 @@ class FocalPanel(MaskPanel):
         from trame.widgets import html
         from trame.widgets import vuetify3 as v
 
-        from .widgets import export_row, mustache, status_ui
+        from .widgets import export_row, mustache, status_ui, thermal_legend
 
         self.source_ui()
         with html.Div(classes="d-flex ga-2 my-2"):
@@ -148,6 +149,12 @@ class FocalPanel(MaskPanel):
             density="compact",
             hide_details=True,
             classes="mb-2",
+        )
+        thermal_legend(
+            "0",
+            mustache(f"focal_map_ranges[{self.key('map')}]"),
+            element_id="bq-focal-legend",
+            v_if=f"{self.key('table')}.rows.length",
         )
         status_ui(self.PREFIX, self.jobs.cancel)
         html.Div(

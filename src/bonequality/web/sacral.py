@@ -21,6 +21,7 @@ import logging
 import time
 from pathlib import Path
 
+from ..colors import THERMAL_RANGE_HU
 from ..errors import InputFileError
 from ..landmarks import read_mrk_json, required_labels, write_mrk_json
 from ..mrml.logic_sacral import CorridorSession, SacroplastySession, corridor_tables, sacroplasty_table
@@ -389,7 +390,7 @@ class SacralPanel:
         from trame.widgets import html
         from trame.widgets import vuetify3 as v
 
-        from .widgets import export_row, mustache, path_row, status_ui
+        from .widgets import export_row, mustache, path_row, status_ui, thermal_legend
 
         with html.Div(classes="text-body-2 mb-2", id="bq-sacral-next"):
             html.Span("Next landmark: ", v_if=(f"{_key('next_label')}",))
@@ -411,6 +412,8 @@ class SacralPanel:
             v.VSwitch(
                 v_model=(_key("thermal"),), label="Thermal overlay", density="compact", hide_details=True
             )
+        lo, hi = THERMAL_RANGE_HU
+        thermal_legend(f"{lo:g} HU", f"{hi:g} HU", element_id="bq-sacral-legend", v_if=_key("thermal"))
         v.VTextField(
             v_model=(_key("threshold"),),
             label="Bone threshold (HU, blank = per scan)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["export_row", "mustache", "path_row", "status_ui"]
+__all__ = ["export_row", "mustache", "path_row", "status_ui", "thermal_gradient_css", "thermal_legend"]
 
 
 def mustache(expression: str) -> str:
@@ -57,3 +57,24 @@ def export_row(key: str, export) -> None:
 
     html.Div("Export the CLI's files (summary.json, tables, report.png)", classes="text-subtitle-2 mt-3")
     path_row(key, "Export folder", [("Export", export)])
+
+
+def thermal_gradient_css() -> str:
+    """The thermal scale (:data:`bonequality.colors.THERMAL_STOPS`) as a CSS gradient, cold to hot."""
+    from ..colors import THERMAL_STOPS
+
+    stops = ", ".join(
+        f"rgb({round(r * 255)}, {round(g * 255)}, {round(b * 255)}) {p * 100:g}%"
+        for p, (r, g, b) in THERMAL_STOPS
+    )
+    return f"linear-gradient(to right, {stops})"
+
+
+def thermal_legend(low: str, high: str, *, element_id: str, v_if: str | None = None) -> None:
+    """A colour bar of the thermal scale with the values of its ends (text or ``{{ }}`` expressions)."""
+    from trame.widgets import html
+
+    with html.Div(classes="d-flex align-center ga-2 my-1 text-caption", id=element_id, v_if=v_if):
+        html.Span(low, classes="bq-legend-low")
+        html.Div(style=f"flex: 1; height: 10px; border-radius: 2px; background: {thermal_gradient_css()}")
+        html.Span(high, classes="bq-legend-high")
