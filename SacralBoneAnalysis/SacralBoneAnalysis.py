@@ -343,11 +343,16 @@ class SacralBoneAnalysisLogic(ScriptedLoadableModuleLogic):
             results=self.results(),
             bone_threshold=self._threshold(p),
             progress=progress,
+            **self._sacrum(p),
         )
 
     def updateCorridors(self, p):
         return self.session.update(
-            p.inputVolume, p.landmarks, results=self.results(), bone_threshold=self._threshold(p)
+            p.inputVolume,
+            p.landmarks,
+            results=self.results(),
+            bone_threshold=self._threshold(p),
+            **self._sacrum(p),
         )
 
     def planSacroplasty(self, p, progress=None):

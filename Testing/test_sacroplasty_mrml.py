@@ -96,3 +96,44 @@ def test_an_unknown_segment_is_refused_and_nothing_is_written(nodes):
             sacrum_segment="Nope",
         )
     assert nodes["results"].get("sacroplasty.table") is None
+
+
+def test_a_sacrum_node_is_the_thermal_overlay_region_of_the_corridors(mrml_scene):
+    """Corridors with a sacrum label map: the overlay is the CT's HU inside it and nothing else;
+    a 3 mm drag keeps the same overlay (no rebuild)."""
+    from bonequality.corridors.overlay import OUTSIDE_HU
+    from bonequality.mrml.logic_sacral import CorridorSession
+    from bonequality.mrml.volumes import node_to_volume, volume_to_node
+    from bonequality.testing.checks import holder, pelvis
+
+    loaded = pelvis(mrml_scene, oblique=True, spacing=(2.0, 1.5, 2.5))
+    ct = node_to_volume(loaded.volume)
+    pts = voxel_points(ct, np.ones(ct.array.shape, bool)).reshape(*ct.array.shape, 3)
+    centre = np.asarray(loaded.truth["s1"]["C1"], dtype=float)
+    sphere = np.linalg.norm(pts - centre, axis=-1) <= 20.0
+    labels = volume_to_node(
+        ct.with_array(sphere.astype(np.uint8) * 3), name="sacrum", labelmap=True, scene=mrml_scene
+    )
+    session, results = CorridorSession(), holder(mrml_scene)
+    kw = {"sacrum_mask_node": labels, "sacrum_label": 3}
+    session.analyze(loaded.volume, loaded.landmarks, results=results, **kw)
+    overlay = node_to_volume(results.get("corridors.overlay"))
+    shown = overlay.array != OUTSIDE_HU
+    where = voxel_points(overlay, shown)
+    assert np.all(np.linalg.norm(where - centre, axis=-1) <= 20.0 + 1e-6)
+    assert shown.sum() == sphere.sum()  # every voxel of the mask, and only those
+    np.testing.assert_allclose(
+        overlay.sample(centre[None], order=0), np.rint(ct.sample(centre[None], order=0))
+    )
+    first = session.overlay.volume
+    _move(loaded.landmarks, "S1_body_top", 3.0)
+    session.update(loaded.volume, loaded.landmarks, results=results, **kw)
+    assert session.overlay.volume is first
+
+
+def _move(node, label: str, dz: float) -> None:
+    from bonequality.mrml.markups import control_point_index
+
+    i = control_point_index(node, label)
+    pos = np.array(node.GetNthControlPointPositionWorld(i))
+    node.SetNthControlPointPositionWorld(i, *(pos + np.array([0.0, 0.0, dz])).tolist())

@@ -91,10 +91,11 @@ class ThermalOverlay:
         ``sacrum_mask`` (a Volume or a bool array on the CT grid) is the envelope when given.
         Returns whether :attr:`volume` changed.
         """
-        key = (id(ct), float(threshold_hu), id(sacrum_mask))
+        key = (ct, float(threshold_hu), sacrum_mask)  # compared by identity: no id() reuse
         pts = np.asarray(points, dtype=float).reshape(-1, 3)
         lo, hi = pts.min(axis=0), pts.max(axis=0)
-        if key == self._key and (sacrum_mask is not None or self._covers(ct, lo, hi)):
+        same = self._key is not None and all(a is b for a, b in zip(key[::2], self._key[::2], strict=True))
+        if same and key[1] == self._key[1] and (sacrum_mask is not None or self._covers(ct, lo, hi)):
             return False
         if sacrum_mask is not None:
             envelope = mask_envelope(ct, sacrum_mask)

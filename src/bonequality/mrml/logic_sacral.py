@@ -107,9 +107,21 @@ class _CachedVolume:
     def __init__(self):
         self._key = None
         self._volume: Volume | None = None
+        self._mask = None
 
     def _volume_changed(self) -> None:
         """Drop what depends on the previous CT."""
+
+    def _sacrum_mask(self, node, volume: Volume, segment, label, *, reuse: bool):
+        """``(key, mask, name)`` of the sacrum mask node on the CT grid (None without a node)."""
+        if node is None:
+            return None, None, "sacrum mask"
+        from .segmentations import mask_from_node
+
+        key = (node.GetID(), segment, label)
+        if not (reuse and self._mask is not None and self._mask[0] == key):
+            self._mask = (key, mask_from_node(node, volume, segment=segment, label=label))
+        return key, self._mask[1], f"sacrum mask '{node.GetName()}'"
 
     def volume(self, node) -> Volume:
         image = node.GetImageData()
@@ -117,7 +129,7 @@ class _CachedVolume:
         key = (node.GetID(), image.GetMTime() if image is not None else 0, geometry)
         if key != self._key:
             self._volume = node_to_volume(node)
-            self._key = key
+            self._key, self._mask = key, None
             self._volume_changed()
         return self._volume
 
@@ -135,22 +147,37 @@ class CorridorSession(_CachedVolume):
         self.result = None
         self.overlay = ThermalOverlay()
 
-    def _write(self, result: CorridorResult, volume_node, landmarks: Landmarks, results: ResultNodes) -> None:
-        """The result nodes; the overlay only when it changed (or its node is gone)."""
-        volume = self.volume(volume_node)
+    def _write(self, result: CorridorResult, volume_node, landmarks: Landmarks, results, sacrum) -> None:
+        """The result nodes; the overlay only when it changed (or its node is gone).
+
+        ``sacrum`` (the sacrum mask on the CT grid, or None) is the overlay's region;
+        without it, the cortical envelope around the landmarks.
+        """
         points = [landmarks[k] for k in landmarks]
-        changed = self.overlay.update(volume, result.bone_threshold_hu, points)
+        volume = self.volume(volume_node)
+        changed = self.overlay.update(volume, result.bone_threshold_hu, points, sacrum_mask=sacrum)
         missing = results.get("corridors.overlay") is None
         overlay = self.overlay.volume if changed or missing else None
         write_corridor_results(result, volume_node, results, overlay=overlay)
 
     def analyze(
-        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, progress=None
+        self,
+        volume_node,
+        landmarks_node,
+        *,
+        results: ResultNodes,
+        bone_threshold=None,
+        sacrum_mask_node=None,
+        sacrum_segment: str | None = None,
+        sacrum_label: int | None = None,
+        progress=None,
     ):
         """Full analysis (one :func:`bonequality.corridors.run` call), then write the result nodes.
 
         The nodes become a :class:`~bonequality.corridors.CorridorInputs`, which refuses bad
-        input with the same typed errors as the CLI and batch.
+        input with the same typed errors as the CLI and batch. ``sacrum_mask_node`` (read
+        again here; ``sacrum_segment`` / ``sacrum_label`` select the sacrum) is the region of
+        the thermal overlay.
         """
         inputs = CorridorInputs(
             self.volume(volume_node),
@@ -158,25 +185,34 @@ class CorridorSession(_CachedVolume):
             bone_threshold=bone_threshold,
             name=volume_node.GetName(),
         )
+        node = sacrum_mask_node
+        _, sacrum, _ = self._sacrum_mask(node, inputs.ct, sacrum_segment, sacrum_label, reuse=False)
         result = run_corridors(inputs, progress=progress)
         self.result, self._landmarks = result, inputs.landmarks
-        self._write(result, volume_node, inputs.landmarks, results)
+        self._write(result, volume_node, inputs.landmarks, results, sacrum)
         return result
 
-    def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None):
-        """After a landmark moved: re-sample only what changed (or analyze when nothing is cached)."""
+    def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, **sacrum):
+        """After a landmark moved: re-sample only what changed (or analyze when nothing is cached).
+
+        ``sacrum``: the sacrum keywords of :meth:`analyze`; the mask it read is reused.
+        """
         volume = self.volume(volume_node)
         landmarks = landmarks_from_node(landmarks_node)
         if self.result is None or self._landmarks is None:
-            return self.analyze(volume_node, landmarks_node, results=results, bone_threshold=bone_threshold)
+            return self.analyze(
+                volume_node, landmarks_node, results=results, bone_threshold=bone_threshold, **sacrum
+            )
         old, new = self._landmarks.to_dict(), landmarks.to_dict()
         moved = tuple(k for k in new if k not in old or not np.array_equal(old[k], new[k]))
         moved += tuple(k for k in old if k not in new)
         if not moved:
             return self.result
+        node, segment, label = (sacrum.get(f"sacrum_{k}") for k in ("mask_node", "segment", "label"))
+        _, mask, _ = self._sacrum_mask(node, volume, segment, label, reuse=True)
         result = update_corridors(self.result, volume, landmarks, moved=moved)
         self.result, self._landmarks = result, landmarks
-        self._write(result, volume_node, landmarks, results)
+        self._write(result, volume_node, landmarks, results, mask)
         return result
 
 
@@ -343,24 +379,11 @@ class SacroplastySession(_CachedVolume):
         super().__init__()
         self._planner: SacroplastyPlanner | None = None
         self._planner_key = None
-        self._mask = None
         self.plan: SacroplastyPlan | None = None
 
     def _volume_changed(self) -> None:
         self._planner = None
-        self._mask = None
         self.plan = None
-
-    def _sacrum_mask(self, node, volume: Volume, segment, label, *, reuse: bool):
-        """``(key, mask, name)`` of the sacrum mask node on the CT grid (None without a node)."""
-        if node is None:
-            return None, None, "sacrum mask"
-        from .segmentations import mask_from_node
-
-        key = (node.GetID(), segment, label)
-        if not (reuse and self._mask is not None and self._mask[0] == key):
-            self._mask = (key, mask_from_node(node, volume, segment=segment, label=label))
-        return key, self._mask[1], f"sacrum mask '{node.GetName()}'"
 
     def run(
         self,

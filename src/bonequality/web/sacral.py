@@ -251,15 +251,15 @@ class SacralPanel:
         live = live and placed == self._last_placed
         self._last_placed = placed
         common = {"results": ws.results, "bone_threshold": threshold}
+        mask = {"sacrum_mask_node": ws.mask_nodes.get("sacrum")}
         done = []
         if set(required_labels("corridors")) <= placed:
             if live and self.corridors.result is not None:
-                self.corridors.update(ws.ct_node, self.node, **common)
+                self.corridors.update(ws.ct_node, self.node, **common, **mask)
             else:
-                self.corridors.analyze(ws.ct_node, self.node, **common)
+                self.corridors.analyze(ws.ct_node, self.node, **common, **mask)
             done.append("corridors")
         if set(required_labels("sacroplasty")) <= placed:
-            mask = {"sacrum_mask_node": ws.mask_nodes.get("sacrum")}
             if live and self.sacroplasty.plan is not None:
                 self.sacroplasty.update(ws.ct_node, self.node, **common, **mask)
             else:
