@@ -38,6 +38,8 @@ def test_cement_table_equals_the_cli(cemented, tmp_path):
         prediction = page.inner_text("#bq-cement-prediction")
         assert "28.58 %" in prediction
         assert ("not predicted" in prediction) == (not summary["predicted_extensive"])
+        legend = page.inner_text("#bq-cement-legend")
+        assert all(name in legend for name in ("vertebral body", "cement inside the body", "leakage"))
         screenshot(page, "web_cement", tmp_path)
         # A mask that does not exist: the message, and the table stays.
         page.fill("#bq-cement-mask-path", str(tmp_path / "missing.nrrd"))

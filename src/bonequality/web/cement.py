@@ -17,6 +17,10 @@ from .tables import frame_to_state, table_widget
 __all__ = ["CementPanel"]
 
 
+#: How the segments are named in the colour legend.
+LEGEND = {"VertebralBody": "vertebral body", "Cement": "cement inside the body", "Leakage": "leakage"}
+
+
 def prediction_text(result) -> str:
     """Seed 003's rule in words: VF % against the 28.58 % cut-off."""
     above = result.predicted_extensive
@@ -70,7 +74,8 @@ class CementPanel(MaskPanel):
         from trame.widgets import html
         from trame.widgets import vuetify3 as v
 
-        from .widgets import export_row, mustache, status_ui
+        from ..segmentation import SEGMENT_COLORS
+        from .widgets import export_row, mustache, segment_legend, status_ui
 
         self.source_ui()
         v.VSelect(
@@ -83,6 +88,11 @@ class CementPanel(MaskPanel):
         )
         status_ui(self.PREFIX, self.jobs.cancel)
         html.Div(mustache(self.key("prediction")), classes="text-body-2 my-2", id="bq-cement-prediction")
+        segment_legend(
+            {LEGEND.get(k, k): c for k, c in SEGMENT_COLORS.items()},
+            element_id="bq-cement-legend",
+            v_if=f"{self.key('table')}.rows.length",
+        )
         table_widget(self.key("table"), test_id="bq-cement-table")
         html.Div(
             "Distribution score zones",

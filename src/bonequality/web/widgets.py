@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["export_row", "mustache", "path_row", "status_ui", "thermal_gradient_css", "thermal_legend"]
+__all__ = [
+    "export_row",
+    "mustache",
+    "path_row",
+    "segment_legend",
+    "status_ui",
+    "thermal_gradient_css",
+    "thermal_legend",
+]
 
 
 def mustache(expression: str) -> str:
@@ -78,3 +86,15 @@ def thermal_legend(low: str, high: str, *, element_id: str, v_if: str | None = N
         html.Span(low, classes="bq-legend-low")
         html.Div(style=f"flex: 1; height: 10px; border-radius: 2px; background: {thermal_gradient_css()}")
         html.Span(high, classes="bq-legend-high")
+
+
+def segment_legend(colors: dict, *, element_id: str, v_if: str | None = None) -> None:
+    """Colour chips naming segments: ``{name: (r, g, b) 0-1}`` (the segmentation's own colours)."""
+    from trame.widgets import html
+
+    with html.Div(classes="d-flex flex-wrap align-center ga-3 my-1 text-caption", id=element_id, v_if=v_if):
+        for name, (r, g, b) in colors.items():
+            with html.Span(classes="d-flex align-center ga-1"):
+                rgb = f"rgb({round(r * 255)}, {round(g * 255)}, {round(b * 255)})"
+                html.Span(style=f"width: 12px; height: 12px; border-radius: 2px; background: {rgb}")
+                html.Span(name)
