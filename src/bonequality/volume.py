@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from . import dicom
 from .errors import GeometryMismatchError, InputFileError, MaskError, NotCTError, OutsideImageError
+from .interpolation import trilinear
 from .masks import require_one_label
 from .memory import bytes_per_component, check_image_fits
 from .outputs import atomic_file
@@ -228,7 +229,11 @@ class Volume:
             row += d[2] * inverse[c, 2]
             outside |= ~((row >= -0.5) & (row <= upper[c]))
         data = self.array if self.array.dtype != bool else self.array.view(np.uint8)
-        out = ndimage.map_coordinates(data, coords, order=order, mode="nearest", output=np.float64)
+        out = trilinear(data, coords) if order == 1 else None
+        if out is not None and data.dtype.kind == "f" and not np.isfinite(np.sum(out)):
+            out = None  # non-finite voxels: scipy's handling of them, not ours
+        if out is None:
+            out = ndimage.map_coordinates(data, coords, order=order, mode="nearest", output=np.float64)
         out[outside] = fill
         return out.reshape(shape)
 
