@@ -21,7 +21,28 @@ from .analysis import Analysis, AnalysisPluginError
 from .inputs import CaseInputs
 from .manifest import INPUT_COLUMNS, Case, Manifest, ManifestError, read_manifest
 from .registry import ANALYSES, check_manifest, get_analyses, register_analysis
-from .runner import BatchProgress, BatchResult, CaseOutcome, SchedulerError, build_cohort, run_batch, run_case
+
+#: Names of :mod:`.runner` (Dask, pandas), imported when first used: ``bonequality``'s
+#: argument parser reads the manifest columns from this package, and a command that never
+#: runs a batch (``bonequality view``) should not load pandas for them.
+_RUNNER = (
+    "BatchProgress",
+    "BatchResult",
+    "CaseOutcome",
+    "SchedulerError",
+    "build_cohort",
+    "run_batch",
+    "run_case",
+)
+
+
+def __getattr__(name: str):
+    if name in _RUNNER:
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ANALYSES",
