@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bonequality.colors import THERMAL_RANGE_HU
@@ -23,6 +23,7 @@ from bonequality.corridors import report
 from bonequality.corridors.overlay import OUTSIDE_HU, ThermalOverlay, thermal_overlay
 from bonequality.imaging.envelope import SACRUM_MASK, Envelope, cortical_envelope
 from bonequality.imaging.grid import voxel_points
+from bonequality.imaging.threshold import bone_threshold
 from bonequality.phantoms import oblique_direction
 from bonequality.phantoms.sacrum_block import BLOCK, block_landmarks, make_sacrum_block
 
@@ -131,13 +132,17 @@ def test_an_empty_envelope_gives_a_blank_voxel():
     oblique=st.booleans(),
     hu=st.floats(-80.0, 300.0),
 )
+@example(spacing=(1.0, 2.28125, 1.0), oblique=False, hu=0.0)  # the shell split between two voxels
 def test_any_grid_marrow_inside_is_shown_with_its_value(spacing, oblique, hu):
+    """At the per-scan threshold the corridors use (and pass to the overlay): a fixed 400 HU
+    misses the 2 mm shell where a coarse grid splits it between two voxels (313 and 288 HU
+    at 2.28 mm), the per-scan threshold follows the scan (217 HU there)."""
     ct = make_sacrum_block(
         cancellous_hu=hu, spacing=spacing, direction=oblique_direction() if oblique else None
     ).volume
-    vol = thermal_overlay(
-        ct, cortical_envelope(ct, THRESHOLD_HU, region=(np.array(BLOCK[0]) - 20, np.array(BLOCK[1]) + 20))
-    )
+    threshold = bone_threshold(ct, block_landmarks(30.0))
+    region = (np.array(BLOCK[0]) - 20, np.array(BLOCK[1]) + 20)
+    vol = thermal_overlay(ct, cortical_envelope(ct, threshold, region=region))
     values = vol.array.reshape(-1)
     depth = depth_inside_block(voxel_points(vol, np.ones(vol.array.shape, dtype=bool)))
     deep = depth >= 2.0 + 1.5 * max(spacing)

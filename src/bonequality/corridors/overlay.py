@@ -12,8 +12,9 @@ scale of the report's straightened thermal images), and nothing outside it:
   planner's reading), built in the landmarks' box grown by :attr:`ThermalOverlay.margin_mm`;
 * the overlay is a crop of the CT grid around the envelope (int16 HU, clipped; voxels
   outside are :data:`OUTSIDE_HU`), so it costs a few MB, not a copy of the CT;
-* :class:`ThermalOverlay` keeps it while the landmarks stay inside half the margin, so a
-  dragged landmark does not rebuild it.
+* :class:`ThermalOverlay` keeps it while the landmarks stay inside half the margin and the
+  threshold is the same (a live corridor update keeps its threshold), so a dragged
+  landmark does not rebuild it.
 """
 
 from __future__ import annotations
@@ -85,17 +86,19 @@ class ThermalOverlay:
         self._envelope: Envelope | None = None
         self.volume: Volume | None = None
 
-    def update(self, ct: Volume, threshold_hu: float, points, *, sacrum_mask=None) -> bool:
+    def update(
+        self, ct: Volume, threshold_hu: float, points, *, sacrum_mask=None, tolerance: float = 0.0
+    ) -> bool:
         """Make :attr:`volume` current for ``ct``, the bone threshold and the landmark ``points``.
 
         ``sacrum_mask`` (a Volume or a bool array on the CT grid) is the envelope when given.
         Returns whether :attr:`volume` changed.
         """
-        key = (ct, float(threshold_hu), sacrum_mask)  # compared by identity: no id() reuse
+        key = (ct, sacrum_mask)  # compared by identity: no id() reuse
         pts = np.asarray(points, dtype=float).reshape(-1, 3)
         lo, hi = pts.min(axis=0), pts.max(axis=0)
-        same = self._key is not None and all(a is b for a, b in zip(key[::2], self._key[::2], strict=True))
-        if same and key[1] == self._key[1] and (sacrum_mask is not None or self._covers(ct, lo, hi)):
+        same = self._key is not None and all(a is b for a, b in zip(key, self._key, strict=True))
+        if same and (sacrum_mask is not None or self._reusable(ct, threshold_hu, lo, hi)):
             return False
         if sacrum_mask is not None:
             envelope = mask_envelope(ct, sacrum_mask)
@@ -108,8 +111,9 @@ class ThermalOverlay:
         self.volume = thermal_overlay(ct, envelope)
         return True
 
-    def _covers(self, ct: Volume, lo: np.ndarray, hi: np.ndarray) -> bool:
+    def _reusable(self, ct: Volume, threshold_hu: float, lo: np.ndarray, hi: np.ndarray) -> bool:
         img_lo, img_hi = ct.physical_bounds()
         m = self.margin_mm / 2
         need_lo, need_hi = np.maximum(lo - m, img_lo + 1e-6), np.minimum(hi + m, img_hi - 1e-6)
-        return self._envelope is not None and self._envelope.covers(need_lo, need_hi)
+        envelope = self._envelope
+        return envelope is not None and envelope.reusable(threshold_hu, need_lo, need_hi)

@@ -56,6 +56,7 @@ from .morphology import fill_holes
 __all__ = [
     "CORTICAL_SHELL",
     "DEFAULT_CLOSING_MM",
+    "LIVE_ENVELOPE_TOLERANCE",
     "SACRUM_MASK",
     "Envelope",
     "cortical_envelope",
@@ -71,6 +72,10 @@ SACRUM_MASK = "sacrum mask"
 DEFAULT_CLOSING_MM = 12.0
 #: Block size (mm) the rolling ball works on, at most (module docstring).
 DEFAULT_WORKING_SPACING_MM = 2.0
+#: While landmarks are dragged, a cortical envelope is reused while the per-scan threshold
+#: stays within this fraction of the one it was built with (moving an S1 corner by a few mm
+#: moves the per-scan threshold by up to about 10 %): :meth:`Envelope.reusable`.
+LIVE_ENVELOPE_TOLERANCE = 0.1
 
 
 class Envelope:
@@ -129,6 +134,19 @@ class Envelope:
             [[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])]
         )
         return bool(np.all(self.mask.contains(corners)))
+
+    def reusable(self, threshold_hu: float, lo, hi, *, tolerance: float = 0.0) -> bool:
+        """Whether this cortical envelope can stand for one built at ``threshold_hu`` over ``[lo, hi]``.
+
+        True when its threshold differs by at most ``tolerance`` times its own (0: the same
+        threshold; :data:`LIVE_ENVELOPE_TOLERANCE` while landmarks are dragged) and its grid
+        covers the LPS box ``[lo, hi]``.
+        """
+        if self.threshold_hu is None:
+            return False
+        return abs(self.threshold_hu - float(threshold_hu)) <= tolerance * abs(
+            self.threshold_hu
+        ) and self.covers(lo, hi)
 
     def boundary_points(self) -> np.ndarray:
         """LPS centres (N, 3) of the inside voxels that touch an outside voxel (cached)."""

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..geometry import unit
-from ..imaging.envelope import SACRUM_MASK, Envelope, cortical_envelope, mask_envelope
+from ..imaging.envelope import (
+    LIVE_ENVELOPE_TOLERANCE,
+    SACRUM_MASK,
+    Envelope,
+    cortical_envelope,
+    mask_envelope,
+)
 from ..imaging.threshold import bone_threshold as per_scan_bone_threshold
 from ..landmarks import Landmarks
 from ..validation import check_bone_threshold, check_ct
@@ -26,11 +32,6 @@ from .targets import (
 )
 
 __all__ = ["LIVE_ENVELOPE_TOLERANCE", "SacroplastyPlanner"]
-
-#: While landmarks are dragged, the cortical envelope is reused while the per-scan threshold
-#: stays within this fraction of the one it was built with (moving an S1 corner by a few mm
-#: moves the per-scan threshold by up to about 10 %).
-LIVE_ENVELOPE_TOLERANCE = 0.1
 
 
 class SacroplastyPlanner:
@@ -140,13 +141,8 @@ class SacroplastyPlanner:
         img_lo, img_hi = self.volume.physical_bounds()
         need_lo = np.maximum(lo - m / 2, img_lo + 1e-6)
         need_hi = np.minimum(hi + m / 2, img_hi - 1e-6)
-        cached = self._shell
-        if (
-            cached is not None
-            and abs(cached.threshold_hu - threshold) <= tolerance * cached.threshold_hu
-            and cached.covers(need_lo, need_hi)
-        ):
-            return cached
+        if self._shell is not None and self._shell.reusable(threshold, need_lo, need_hi, tolerance=tolerance):
+            return self._shell
         self._shell = cortical_envelope(
             self.volume, threshold, closing_mm=self.options.closing_mm, region=(lo - m, hi + m)
         )
