@@ -131,6 +131,93 @@ def test_a_sacrum_node_is_the_thermal_overlay_region_of_the_corridors(mrml_scene
     assert session.overlay.volume is first
 
 
+def test_a_drag_after_a_new_bone_threshold_uses_it(mrml_scene):
+    """A threshold typed before a drag is used (a full analysis), as the sacroplasty update
+    does; a drag at the same threshold keeps the result's threshold and the overlay."""
+    from bonequality.mrml.logic_sacral import CorridorSession
+    from bonequality.testing.checks import holder, pelvis
+
+    loaded = pelvis(mrml_scene, oblique=True, spacing=(2.0, 1.5, 2.5))
+    session, results = CorridorSession(), holder(mrml_scene)
+    session.analyze(loaded.volume, loaded.landmarks, results=results, bone_threshold=200.0)
+    first = session.overlay.volume
+    _move(loaded.landmarks, "S1_body_top", 1.0)
+    kept = session.update(loaded.volume, loaded.landmarks, results=results, bone_threshold=200.0)
+    assert kept.bone_threshold_hu == 200.0
+    assert session.overlay.volume is first
+    _move(loaded.landmarks, "S1_body_top", 1.0)
+    changed = session.update(loaded.volume, loaded.landmarks, results=results, bone_threshold=230.0)
+    assert changed.bone_threshold_hu == 230.0
+    assert session.overlay.volume is not first  # the envelope at the new threshold
+    summary = results.get("corridors.summary").GetTable()
+    assert float(summary.GetValueByName(0, "Value").ToDouble()) == 230.0
+
+
+def test_a_session_adopts_the_callers_volume_until_the_node_changes(mrml_scene):
+    """adopt(): no conversion (no second CT copy) while the node's voxels stay; a new image
+    on the node is converted again and drops the cached result."""
+    from bonequality.mrml.logic_sacral import CorridorSession
+    from bonequality.mrml.volumes import node_to_volume, update_node_from_volume
+    from bonequality.testing.checks import holder, pelvis
+
+    loaded = pelvis(mrml_scene, oblique=True, spacing=(2.0, 1.5, 2.5))
+    volume = node_to_volume(loaded.volume)
+    session, results = CorridorSession(), holder(mrml_scene)
+    session.adopt(loaded.volume, volume)
+    assert session.volume(loaded.volume) is volume
+    result = session.analyze(loaded.volume, loaded.landmarks, results=results)
+    session.adopt(loaded.volume, volume)  # the same volume again: the result is kept
+    assert session.result is result
+    update_node_from_volume(loaded.volume, volume.with_array(volume.array + 1))
+    converted = session.volume(loaded.volume)
+    assert converted is not volume
+    assert session.result is None
+    np.testing.assert_array_equal(converted.array, volume.array + 1)
+
+
+def test_a_drag_rewrites_only_the_probe_legs_it_changes(mrml_scene):
+    """Moving SI_joint_ventral_sup_L re-samples the left S1 leg only: only its line, model and
+    thermal image nodes are written (each costs the views a pipeline update); the others keep
+    their data, and a leg whose node was deleted is written again."""
+    from bonequality.mrml.logic_sacral import CorridorSession
+    from bonequality.testing.checks import holder, pelvis
+
+    loaded = pelvis(mrml_scene, oblique=True, spacing=(2.0, 1.5, 2.5))
+    session, results = CorridorSession(), holder(mrml_scene)
+    first = session.analyze(loaded.volume, loaded.landmarks, results=results)
+    roles = [r for r in results.roles() if r.split(".")[1] in ("line", "probe", "thermal")]
+    assert len(roles) == 3 * sum(len(p.legs) for p in (first.s1, first.s2))
+
+    def data_times() -> dict:
+        """Per role: the line's points, or the MTime of the model's or image's data."""
+        out = {}
+        for role in roles:
+            node, kind = results.get(role), role.split(".")[1]
+            if kind == "line":
+                out[role] = [
+                    node.GetNthControlPointPosition(i) for i in range(node.GetNumberOfControlPoints())
+                ]
+            else:
+                out[role] = (node.GetPolyData() if kind == "probe" else node.GetImageData()).GetMTime()
+        return out
+
+    before = data_times()
+    _move(loaded.landmarks, "SI_joint_ventral_sup_L", 2.0)
+    moved = session.update(loaded.volume, loaded.landmarks, results=results)
+    after = data_times()
+    changed = {r for r in roles if after[r] != before[r]}
+    new_legs = [lg for lg in moved.s1.legs if all(lg is not old for old in first.s1.legs)]
+    assert len(new_legs) == 1
+    expected = {f"corridors.{kind}.S1.{new_legs[0].name}" for kind in ("line", "probe", "thermal")}
+    assert changed == expected
+    # a deleted node of an unchanged leg is written again
+    gone = next(r for r in roles if r.startswith("corridors.probe.S2"))
+    mrml_scene.RemoveNode(results.get(gone))
+    _move(loaded.landmarks, "SI_joint_ventral_sup_L", 1.0)
+    session.update(loaded.volume, loaded.landmarks, results=results)
+    assert results.get(gone) is not None
+
+
 def _move(node, label: str, dz: float) -> None:
     from bonequality.mrml.markups import control_point_index
 

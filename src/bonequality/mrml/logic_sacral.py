@@ -33,10 +33,12 @@ from ..corridors.overlay import OUTSIDE_HU, ThermalOverlay
 from ..corridors.probes import perp_frame
 from ..frames import lps_to_ras
 from ..geometry import unit
+from ..imaging.envelope import LIVE_ENVELOPE_TOLERANCE
 from ..landmarks import Landmarks
 from ..progress import report
 from ..sacroplasty import REFERENCE as SACROPLASTY_REFERENCE
 from ..sacroplasty import SacroplastyInputs, SacroplastyPlan, SacroplastyPlanner
+from ..validation import check_bone_threshold
 from ..volume import Volume
 from .colors import color_display, show_overlay
 from .markups import landmarks_from_node, landmarks_to_node, line_node
@@ -123,15 +125,31 @@ class _CachedVolume:
             self._mask = (key, mask_from_node(node, volume, segment=segment, label=label))
         return key, self._mask[1], f"sacrum mask '{node.GetName()}'"
 
-    def volume(self, node) -> Volume:
+    @staticmethod
+    def _node_key(node) -> tuple:
         image = node.GetImageData()
         geometry = tuple(ijk_to_ras_of_node(node).ravel())
-        key = (node.GetID(), image.GetMTime() if image is not None else 0, geometry)
+        return node.GetID(), image.GetMTime() if image is not None else 0, geometry
+
+    def volume(self, node) -> Volume:
+        key = self._node_key(node)
         if key != self._key:
             self._volume = node_to_volume(node)
             self._key, self._mask = key, None
             self._volume_changed()
         return self._volume
+
+    def adopt(self, node, volume: Volume) -> None:
+        """Use ``volume``, which holds ``node``'s voxels now, instead of converting the node.
+
+        A front end that already has the CT as a :class:`Volume` (the web page keeps the
+        one it read) avoids a second copy of it; once the node's voxels or geometry change,
+        :meth:`volume` converts the node again.
+        """
+        key = self._node_key(node)
+        if key != self._key or self._volume is not volume:
+            self._volume, self._key, self._mask = volume, key, None
+            self._volume_changed()
 
 
 class CorridorSession(_CachedVolume):
@@ -141,14 +159,18 @@ class CorridorSession(_CachedVolume):
         super().__init__()
         self.result: CorridorResult | None = None
         self._landmarks: Landmarks | None = None
+        self._threshold: float | None = None  # the user's bone threshold of self.result
         self.overlay = ThermalOverlay()
 
     def _volume_changed(self) -> None:
         self.result = None
         self.overlay = ThermalOverlay()
 
-    def _write(self, result: CorridorResult, volume_node, landmarks: Landmarks, results, sacrum) -> None:
-        """The result nodes; the overlay only when it changed (or its node is gone).
+    def _write(
+        self, result: CorridorResult, volume_node, landmarks: Landmarks, results, sacrum, previous=None
+    ) -> None:
+        """The result nodes (``previous``: the result they show, see :func:`write_corridor_results`);
+        the overlay only when it changed (or its node is gone).
 
         ``sacrum`` (the sacrum mask on the CT grid, or None) is the overlay's region;
         without it, the cortical envelope around the landmarks.
@@ -158,7 +180,7 @@ class CorridorSession(_CachedVolume):
         changed = self.overlay.update(volume, result.bone_threshold_hu, points, sacrum_mask=sacrum)
         missing = results.get("corridors.overlay") is None
         overlay = self.overlay.volume if changed or missing else None
-        write_corridor_results(result, volume_node, results, overlay=overlay)
+        write_corridor_results(result, volume_node, results, overlay=overlay, previous=previous)
 
     def analyze(
         self,
@@ -188,18 +210,24 @@ class CorridorSession(_CachedVolume):
         node = sacrum_mask_node
         _, sacrum, _ = self._sacrum_mask(node, inputs.ct, sacrum_segment, sacrum_label, reuse=False)
         result = run_corridors(inputs, progress=progress)
-        self.result, self._landmarks = result, inputs.landmarks
+        self.result, self._landmarks, self._threshold = result, inputs.landmarks, inputs.bone_threshold
         self._write(result, volume_node, inputs.landmarks, results, sacrum)
         return result
 
     def update(self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, **sacrum):
-        """After a landmark moved: re-sample only what changed (or analyze when nothing is cached).
+        """After a landmark moved: re-sample only what changed, keeping the bone threshold.
 
-        ``sacrum``: the sacrum keywords of :meth:`analyze`; the mask it read is reused.
+        A full :meth:`analyze` when nothing is cached or ``bone_threshold`` is not the one
+        the cached result was made with (the user typed another). ``sacrum``: the sacrum
+        keywords of :meth:`analyze`; the mask it read is reused.
         """
         volume = self.volume(volume_node)
         landmarks = landmarks_from_node(landmarks_node)
-        if self.result is None or self._landmarks is None:
+        if (
+            self.result is None
+            or self._landmarks is None
+            or check_bone_threshold(bone_threshold) != self._threshold
+        ):
             return self.analyze(
                 volume_node, landmarks_node, results=results, bone_threshold=bone_threshold, **sacrum
             )
@@ -210,9 +238,10 @@ class CorridorSession(_CachedVolume):
             return self.result
         node, segment, label = (sacrum.get(f"sacrum_{k}") for k in ("mask_node", "segment", "label"))
         _, mask, _ = self._sacrum_mask(node, volume, segment, label, reuse=True)
-        result = update_corridors(self.result, volume, landmarks, moved=moved)
+        previous = self.result
+        result = update_corridors(previous, volume, landmarks, moved=moved)
         self.result, self._landmarks = result, landmarks
-        self._write(result, volume_node, landmarks, results, mask)
+        self._write(result, volume_node, landmarks, results, mask, previous)
         return result
 
 
@@ -262,38 +291,49 @@ def show_thermal_overlay(node, **views) -> None:
         color_display(node, window_min=lo, window_max=hi, threshold_below=OUTSIDE_HU + 1)
 
 
+def _leg_roles(corridor: str, leg) -> tuple[str, str, str]:
+    """Result roles of one probe leg's line, cylinder model and thermal image."""
+    role = f"{corridor}.{leg.name}"
+    return tuple(f"corridors.{kind}.{role}" for kind in ("line", "probe", "thermal"))
+
+
 def _write_leg(corridor: str, leg, results: ResultNodes) -> None:
     """One probe leg's trajectory line, 10 mm cylinder model and thermal image (in patient space)."""
     scene = results.scene
-    role = f"{corridor}.{leg.name}"
-    line = line_node(
-        leg.start, leg.end, results.get(f"corridors.line.{role}"), name=f"{corridor} {leg.name}", scene=scene
-    )
-    results.keep(f"corridors.line.{role}", line)
+    line_role, probe_role, thermal_role = _leg_roles(corridor, leg)
+    line = line_node(leg.start, leg.end, results.get(line_role), name=f"{corridor} {leg.name}", scene=scene)
+    results.keep(line_role, line)
     model = cylinder_model(
         leg.start,
         leg.end,
         PROBE_RADIUS_MM,
-        results.get(f"corridors.probe.{role}"),
+        results.get(probe_role),
         name=f"{corridor} probe {leg.name}",
         scene=scene,
     )
-    results.keep(f"corridors.probe.{role}", model)
+    results.keep(probe_role, model)
     thermal = volume_to_node(
-        _thermal_volume(leg),
-        results.get(f"corridors.thermal.{role}"),
-        name=f"{corridor} {leg.name} thermal",
-        scene=scene,
+        _thermal_volume(leg), results.get(thermal_role), name=f"{corridor} {leg.name} thermal", scene=scene
     )
     thermal.SetAttribute("BoneQuality.Thermal", "plane of the probe axis and the dorsal direction")
     color_display(thermal, window_min=THERMAL_RANGE_HU[0], window_max=THERMAL_RANGE_HU[1])
-    results.keep(f"corridors.thermal.{role}", thermal)
+    results.keep(thermal_role, thermal)
 
 
 def write_corridor_results(
-    result: CorridorResult, volume_node, results: ResultNodes, *, overlay: Volume | None = None
+    result: CorridorResult,
+    volume_node,
+    results: ResultNodes,
+    *,
+    overlay: Volume | None = None,
+    previous: CorridorResult | None = None,
 ) -> None:
-    """Write (or update) every corridor result node; the thermal overlay when ``overlay`` is given."""
+    """Write (or update) every corridor result node; the thermal overlay when ``overlay`` is given.
+
+    ``previous``: the result the nodes show now. A probe leg it shares with ``result`` (the
+    same object: :func:`~bonequality.corridors.update_corridors` keeps the legs a moved
+    landmark does not change) keeps its line, model and thermal image nodes, while they exist.
+    """
     scene = results.scene
     name = volume_node.GetName()
     regions, summary = corridor_tables(result)
@@ -327,9 +367,14 @@ def write_corridor_results(
         scene=scene,
     )
     results.keep("corridors.chart", chart)
+    shown = {id(leg) for p in ((previous.s1, previous.s2) if previous else ()) for leg in p.legs}
     for probe in (result.s1, result.s2):
         for leg in probe.legs:
-            _write_leg(probe.corridor, leg, results)
+            kept = id(leg) in shown and all(
+                results.get(r) is not None for r in _leg_roles(probe.corridor, leg)
+            )
+            if not kept:
+                _write_leg(probe.corridor, leg, results)
     if overlay is not None:
         _write_overlay(overlay, volume_node, results)
 
@@ -370,7 +415,7 @@ class SacroplastySession(_CachedVolume):
     The planner keeps the envelope (the sacrum mask, or the CT's cortical shell), so a
     dragged landmark only re-samples the six rays: :meth:`update` reuses the cortical
     envelope while the per-scan threshold stays within
-    :data:`~bonequality.sacroplasty.planner.LIVE_ENVELOPE_TOLERANCE` of the one it was built
+    :data:`~bonequality.imaging.envelope.LIVE_ENVELOPE_TOLERANCE` of the one it was built
     with, and the sacrum mask read by the last :meth:`run`; :meth:`run` builds them at the
     plan's own threshold and reads the mask node again.
     """
@@ -408,8 +453,6 @@ class SacroplastySession(_CachedVolume):
         :class:`~bonequality.errors.OperationCancelled`. ``live``: a landmark was dragged
         (:meth:`update`).
         """
-        from ..sacroplasty.planner import LIVE_ENVELOPE_TOLERANCE
-
         report(progress, 0.0, "sacroplasty: reading the CT and landmarks")
         volume = self.volume(volume_node)
         mask_key, mask, mask_name = self._sacrum_mask(

@@ -251,6 +251,8 @@ class SacralPanel:
         live = live and placed == self._last_placed
         self._last_placed = placed
         common = {"results": ws.results, "bone_threshold": threshold}
+        for session in (self.corridors, self.sacroplasty):
+            session.adopt(ws.ct_node, ws.ct_volume)  # the page's CT, not a copy per analysis
         mask = {"sacrum_mask_node": ws.mask_nodes.get("sacrum")}
         done = []
         if set(required_labels("corridors")) <= placed:

@@ -109,7 +109,7 @@ class WebScene:
     # ------------------------------------------------------------------ CT
     @property
     def ct_volume(self) -> Volume:
-        """The CT node as a :class:`Volume` (LPS), converted once per loaded CT."""
+        """The CT as a :class:`Volume` (LPS): the one read (:meth:`set_ct`), which the node holds."""
         if self.ct_node is None:
             raise InputFileError("no CT loaded; open a CT first.")
         if self._ct_volume is None:
@@ -124,7 +124,7 @@ class WebScene:
         self.mask_nodes, self.mask_paths = {}, {}
         self.ct_node = volume_to_node(volume, name=Path(path).name.split(".")[0] or "CT", scene=self.scene)
         self.ct_path = str(path)
-        self._ct_volume = None
+        self._ct_volume = volume  # the node holds a copy of these voxels: one more copy, not two
         self.apply_window_preset("Bone")
         self.surface_node = self._bone_surface()
         return self.ct_node
