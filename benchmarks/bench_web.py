@@ -5,7 +5,8 @@ server: the ``bq_view_geometry`` trigger), with the server's memory (RSS):
 
 1. page load -> first frame in all four views;
 2. a landmark drag (S1_body_top, 5 mm in the sagittal view) -> the updated tables and the
-   next frame of that view after them (target: tables within 1 s).
+   next frame of that view after them (target: tables within 1 s), and the server's own
+   time for the live re-analysis of each drag (target: 50 ms).
 
 Needs the ``[web]`` extra and Debian's chromium; skipped with a message otherwise. Other
 helpers share this 2-core machine, so absolute timings are pessimistic.
@@ -118,6 +119,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_phantom(make_pelvis(spacing=(1.5, 1.5, 1.5)), Path(tmp) / "pelvis.nrrd")
         proc, url, started = _start(paths["image"], paths["landmarks"])
+        rss_at_url = _rss_mb(proc.pid)
         try:
             with sync_playwright() as p:
                 context = p.chromium.launch_persistent_context(
@@ -144,8 +146,10 @@ def main() -> int:
                     geometry_of()
                     trips.append(time.perf_counter() - t)
                 baseline = statistics.median(trips)
-                drags = [_drag(page, geometry_of) for _ in range(3)]
-                update_ms = page.evaluate("window.trame.state.get('sacral_update_ms')")
+                drags, update_ms = [], []
+                for _ in range(5):
+                    drags.append(_drag(page, geometry_of))
+                    update_ms.append(float(page.evaluate("window.trame.state.get('sacral_update_ms')")))
                 context.close()
             rss = _rss_mb(proc.pid)
         finally:
@@ -154,11 +158,16 @@ def main() -> int:
             proc.stdout.close()
     tables = statistics.median(d[0] for d in drags)
     frame = statistics.median(d[1] for d in drags)
-    print(f"server start to URL: {started:.1f} s; server RSS after the run: {rss:.0f} MB")
+    print(
+        f"server start to URL: {started:.1f} s; server RSS at the URL {rss_at_url:.0f} MB, "
+        f"after the run {rss:.0f} MB"
+    )
     print(f"baseline, no-op server round trip (median of 20): {1000 * baseline:.1f} ms")
     print(f"page load -> first frame in 4 views: {1000 * first_frame:.0f} ms ({first_frame / baseline:.0f}x)")
-    print(f"drag end -> tables updated (median of 3): {1000 * tables:.0f} ms ({tables / baseline:.0f}x; "
-          f"target < 1000 ms); analysis {update_ms} ms")  # fmt: skip
+    print(f"drag end -> tables updated (median of 5): {1000 * tables:.0f} ms ({tables / baseline:.0f}x; "
+          f"target < 1000 ms)")  # fmt: skip
+    print(f"server live re-analysis (corridors + sacroplasty + result nodes) per drag: median "
+          f"{statistics.median(update_ms):.1f} ms, max {max(update_ms):.1f} ms (target < 50 ms)")  # fmt: skip
     print(f"drag end -> next frame of the dragged view: {1000 * frame:.0f} ms ({frame / baseline:.0f}x)")
     return 0
 
