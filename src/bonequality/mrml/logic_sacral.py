@@ -481,28 +481,16 @@ class SacroplastySession(_CachedVolume):
         return plan
 
     def update(
-        self,
-        volume_node,
-        landmarks_node,
-        *,
-        results: ResultNodes,
-        bone_threshold=None,
-        sacrum_mask_node=None,
-        sacrum_segment: str | None = None,
-        sacrum_label: int | None = None,
-    ):
-        """After a landmark moved: re-plan if a plan was made before (else nothing to update)."""
+        self, volume_node, landmarks_node, *, results: ResultNodes, bone_threshold=None, **sacrum
+    ) -> SacroplastyPlan | None:
+        """After a landmark moved: re-plan if a plan was made before (else nothing to update).
+
+        ``sacrum``: the sacrum keywords of :meth:`run`; the mask it read is reused.
+        """
         if self.plan is None:
             return None
         return self.run(
-            volume_node,
-            landmarks_node,
-            results=results,
-            bone_threshold=bone_threshold,
-            sacrum_mask_node=sacrum_mask_node,
-            sacrum_segment=sacrum_segment,
-            sacrum_label=sacrum_label,
-            live=True,
+            volume_node, landmarks_node, results=results, bone_threshold=bone_threshold, live=True, **sacrum
         )
 
 
