@@ -86,9 +86,7 @@ class ThermalOverlay:
         self._envelope: Envelope | None = None
         self.volume: Volume | None = None
 
-    def update(
-        self, ct: Volume, threshold_hu: float, points, *, sacrum_mask=None, tolerance: float = 0.0
-    ) -> bool:
+    def update(self, ct: Volume, threshold_hu: float, points, *, sacrum_mask=None) -> bool:
         """Make :attr:`volume` current for ``ct``, the bone threshold and the landmark ``points``.
 
         ``sacrum_mask`` (a Volume or a bool array on the CT grid) is the envelope when given.

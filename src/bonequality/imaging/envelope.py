@@ -144,9 +144,8 @@ class Envelope:
         """
         if self.threshold_hu is None:
             return False
-        return abs(self.threshold_hu - float(threshold_hu)) <= tolerance * abs(
-            self.threshold_hu
-        ) and self.covers(lo, hi)
+        close = abs(self.threshold_hu - float(threshold_hu)) <= tolerance * abs(self.threshold_hu)
+        return close and self.covers(lo, hi)
 
     def boundary_points(self) -> np.ndarray:
         """LPS centres (N, 3) of the inside voxels that touch an outside voxel (cached)."""

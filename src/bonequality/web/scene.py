@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import InputFileError
 from ..mrml.results import ResultNodes
-from ..mrml.volumes import node_to_volume, volume_to_node
+from ..mrml.volumes import volume_to_node
 from ..segmentation import read_mask
 from ..validation import check_ct
 from ..volume import Volume
@@ -112,8 +112,6 @@ class WebScene:
         """The CT as a :class:`Volume` (LPS): the one read (:meth:`set_ct`), which the node holds."""
         if self.ct_node is None:
             raise InputFileError("no CT loaded; open a CT first.")
-        if self._ct_volume is None:
-            self._ct_volume = node_to_volume(self.ct_node)
         return self._ct_volume
 
     def set_ct(self, volume: Volume, path: str) -> object:
