@@ -410,10 +410,16 @@ class SacralPanel:
             )
             v.VBtn("Analyze", click=self.analyze, size="small", id="bq-sacral-analyze")
         with html.Div(classes="d-flex ga-2"):
-            v.VSwitch(v_model=(_key("live"),), label="Live update", density="compact", hide_details=True)
-            v.VSwitch(
-                v_model=(_key("thermal"),), label="Thermal overlay", density="compact", hide_details=True
-            )
+            for key, label in (("live", "Live update"), ("thermal", "Thermal overlay")):
+                # coloured when on: Vuetify's default track is grey either way
+                v.VSwitch(
+                    v_model=(_key(key),),
+                    label=label,
+                    color="primary",
+                    density="compact",
+                    hide_details=True,
+                    id=f"bq-sacral-{key}",
+                )
         lo, hi = THERMAL_RANGE_HU
         thermal_legend(f"{lo:g} HU", f"{hi:g} HU", element_id="bq-sacral-legend", v_if=_key("thermal"))
         v.VTextField(
