@@ -53,6 +53,7 @@ def _move_corner(node, dz: float) -> None:
 def test_a_sacrum_node_is_the_envelope_and_live_updates_keep_it(nodes, mask, segment, label):
     from bonequality.mrml.logic_sacral import SacroplastySession
     from bonequality.mrml.tables import dataframe_from_table_node
+    from bonequality.testing.checks import holder
 
     session = SacroplastySession()
     kw = {"sacrum_mask_node": nodes[mask], "sacrum_segment": segment, "sacrum_label": label}
@@ -70,6 +71,39 @@ def test_a_sacrum_node_is_the_envelope_and_live_updates_keep_it(nodes, mask, seg
     assert session._planner is planner
     assert moved.envelope["envelope"] == "sacrum mask"
     assert not np.allclose(moved.target_midsagittal_lps, plan.target_midsagittal_lps)
+    # the drag skipped re-checking the CT and mask; a fresh session plans the same
+    fresh = SacroplastySession().run(
+        nodes["ct"], nodes["landmarks"], results=holder(nodes["ct"].GetScene()), **kw
+    )
+    for side in ("left", "right"):
+        np.testing.assert_allclose(moved.sides[side].target_lps, fresh.sides[side].target_lps, atol=1e-9)
+        for key, trajectory in moved.sides[side].trajectories.items():
+            other = fresh.sides[side].trajectories[key]
+            assert trajectory.distance_to_anterior_cortex_mm == pytest.approx(
+                other.distance_to_anterior_cortex_mm, abs=1e-9, nan_ok=True
+            )
+
+
+def test_a_drag_outside_the_image_is_refused_as_the_inputs_refuse_it(nodes):
+    """A live update checks the landmarks like SacroplastyInputs (same typed error and message)
+    and keeps the previous table."""
+    from bonequality.errors import BoneQualityError
+    from bonequality.mrml.logic_sacral import SacroplastySession
+    from bonequality.mrml.markups import landmarks_from_node
+    from bonequality.mrml.volumes import node_to_volume
+    from bonequality.sacroplasty import SacroplastyInputs
+
+    session = SacroplastySession()
+    session.run(nodes["ct"], nodes["landmarks"], results=nodes["results"])
+    before = nodes["results"].get("sacroplasty.table").GetTable().GetValue(0, 1).ToString()
+    _move_corner(nodes["landmarks"], 500.0)
+    with pytest.raises(BoneQualityError) as live:
+        session.update(nodes["ct"], nodes["landmarks"], results=nodes["results"])
+    with pytest.raises(BoneQualityError) as direct:
+        SacroplastyInputs(node_to_volume(nodes["ct"]), landmarks_from_node(nodes["landmarks"]), name="block")
+    assert type(live.value) is type(direct.value)
+    assert str(live.value) == str(direct.value)
+    assert nodes["results"].get("sacroplasty.table").GetTable().GetValue(0, 1).ToString() == before
 
 
 def test_without_a_mask_live_updates_reuse_the_cortical_envelope(nodes):

@@ -458,23 +458,26 @@ class SacroplastySession(_CachedVolume):
         mask_key, mask, mask_name = self._sacrum_mask(
             sacrum_mask_node, volume, sacrum_segment, sacrum_label, reuse=live
         )
-        inputs = SacroplastyInputs(
-            volume,
-            landmarks_from_node(landmarks_node),
-            bone_threshold=bone_threshold,
-            name=volume_node.GetName(),
-            sacrum_mask=mask,
-            sacrum_mask_name=mask_name,
-        )
-        key = (inputs.bone_threshold, mask_key)
-        if self._planner is None or self._planner_key != key or (mask is not None and not live):
-            report(progress, 0.2, "sacroplasty: preparing the CT")
-            self._planner = SacroplastyPlanner.from_inputs(inputs)
-            self._planner_key = key
+        landmarks = landmarks_from_node(landmarks_node)
+        key = (check_bone_threshold(bone_threshold), mask_key)
+        if not (live and self._planner is not None and self._planner_key == key):
+            # A drag with the same CT, threshold and mask skips this: the planner was built
+            # from these checked inputs, and its plan() checks the landmarks as they do.
+            inputs = SacroplastyInputs(
+                volume,
+                landmarks,
+                bone_threshold=bone_threshold,
+                name=volume_node.GetName(),
+                sacrum_mask=mask,
+                sacrum_mask_name=mask_name,
+            )
+            landmarks = inputs.landmarks
+            if self._planner is None or self._planner_key != key or mask is not None:
+                report(progress, 0.2, "sacroplasty: preparing the CT")
+                self._planner = SacroplastyPlanner.from_inputs(inputs)
+                self._planner_key = key
         report(progress, 0.6, "sacroplasty: planning needles")
-        plan = self._planner.plan(
-            inputs.landmarks, envelope_tolerance=LIVE_ENVELOPE_TOLERANCE if live else 0.0
-        )
+        plan = self._planner.plan(landmarks, envelope_tolerance=LIVE_ENVELOPE_TOLERANCE if live else 0.0)
         report(progress, 0.9, "sacroplasty: writing the results")
         self.plan = plan
         write_sacroplasty_results(plan, volume_node.GetName(), results)
