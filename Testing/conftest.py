@@ -37,6 +37,15 @@ def example_ct_path(shared_data) -> Path:
 
 
 @pytest.fixture(scope="session")
+def example_sacrum_mask_path(shared_data) -> Path:
+    """TotalSegmentator's own sacrum mask of the example CT."""
+    p = shared_data / "totalsegmentator_example_seg" / "sacrum.nii.gz"
+    if not p.exists():
+        pytest.skip(f"{p} not present")
+    return p
+
+
+@pytest.fixture(scope="session")
 def example_dicom_dir(shared_data) -> Path:
     p = shared_data / "totalsegmentator_example_dicom"
     if not p.is_dir():

@@ -50,11 +50,8 @@ def plan(ct):
 
 
 @pytest.fixture(scope="module")
-def sacrum(shared_data):
-    p = shared_data / "totalsegmentator_example_seg" / "sacrum.nii.gz"
-    if not p.exists():
-        pytest.skip(f"{p} not present")
-    return p
+def sacrum(example_sacrum_mask_path):
+    return example_sacrum_mask_path
 
 
 @pytest.fixture(scope="module")

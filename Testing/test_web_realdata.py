@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from web_support import (
+    assert_sacroplasty_table_equals_cli,
     chromium_page,
     coloured_fraction,
     move_slice_to,
@@ -38,17 +39,9 @@ MM_TOL = 0.2
 
 
 @pytest.fixture(scope="module")
-def sacrum_mask(shared_data) -> Path:
-    p = shared_data / "totalsegmentator_example_seg" / "sacrum.nii.gz"
-    if not p.exists():
-        pytest.skip(f"{p} not present")
-    return p
-
-
-@pytest.fixture(scope="module")
-def page(example_ct_path, sacrum_mask):
+def page(example_ct_path, example_sacrum_mask_path):
     require_web()
-    args = (example_ct_path, "--landmarks", CORRIDORS, "--sacrum-mask", sacrum_mask)
+    args = (example_ct_path, "--landmarks", CORRIDORS, "--sacrum-mask", example_sacrum_mask_path)
     with view_server(*args) as server, chromium_page(server.url) as page:
         wait_until(lambda: table(page, "bq-corridor-regions"), timeout=120, what="corridor table")
         yield page
@@ -94,17 +87,11 @@ def test_real_ct_corridor_tables_equal_the_cli_and_the_overlay_covers_the_sacrum
 
 
 def test_real_ct_sacroplasty_with_the_sacrum_mask_equals_the_cli(
-    page, example_ct_path, sacrum_mask, tmp_path
+    page, example_ct_path, example_sacrum_mask_path, tmp_path
 ):
     page.fill("#bq-sacral-path", str(SACROPLASTY))
     page.click("#bq-sacral-path-load")
     rows = wait_until(lambda: table(page, "bq-sacroplasty-table"), timeout=120, what="sacroplasty table")
-    summary = _cli(
-        "sacroplasty", example_ct_path, SACROPLASTY, tmp_path / "sacroplasty", "--sacrum-mask", sacrum_mask
-    )
-    assert len(rows) == 6
-    for row in rows:
-        cli = summary[row["Side"]][row["Trajectory"].replace(" ", "_")]
-        distance = float(row["Distance to anterior cortex (mm)"])
-        assert distance == pytest.approx(cli["distance_to_anterior_cortex_mm"], abs=MM_TOL)
-        assert float(row["Needle depth (mm)"]) == pytest.approx(cli["needle_depth_mm"], abs=MM_TOL)
+    mask = ("--sacrum-mask", example_sacrum_mask_path)
+    summary = _cli("sacroplasty", example_ct_path, SACROPLASTY, tmp_path / "sacroplasty", *mask)
+    assert_sacroplasty_table_equals_cli(rows, summary, MM_TOL)

@@ -321,3 +321,13 @@ def coloured_fraction(page, tag: str) -> float:
     png = page.screenshot(clip=view_box(page, tag))
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
     return float(((rgb.max(axis=2) - rgb.min(axis=2)) > 40).mean())
+
+
+def assert_sacroplasty_table_equals_cli(rows: list[dict], summary: dict, mm_tol: float) -> None:
+    """The page's six sacroplasty rows against ``bonequality sacroplasty``'s summary.json."""
+    assert len(rows) == 6
+    for row in rows:
+        cli = summary[row["Side"]][row["Trajectory"].replace(" ", "_")]
+        distance = float(row["Distance to anterior cortex (mm)"])
+        assert distance == pytest.approx(cli["distance_to_anterior_cortex_mm"], abs=mm_tol)
+        assert float(row["Needle depth (mm)"]) == pytest.approx(cli["needle_depth_mm"], abs=mm_tol)
