@@ -250,6 +250,7 @@ def prepare_output_dir(
     resume: Mapping[str, Any] | None = None,
     recognise: Callable[[Path], dict | None] | None = None,
     option: str = "--out",
+    overwrite_option: str = "--overwrite",
 ) -> Path:
     """Check that ``out`` may receive the results of ``analysis``; return it, absolute.
 
@@ -272,6 +273,8 @@ def prepare_output_dir(
         of ``analysis`` written before stamps existed (else None).
     option : str
         The option's name for messages.
+    overwrite_option : str
+        How the user allows ``overwrite``, for messages (the browser: its switch).
 
     Raises
     ------
@@ -295,7 +298,7 @@ def prepare_output_dir(
     if stamp is None:
         raise OutputFolderError(
             f"{option} {given} already holds files bonequality did not write (e.g. {first.name}); "
-            "choose a new or empty folder (they are never replaced, even with --overwrite)"
+            f"choose a new or empty folder (they are never replaced, even with {overwrite_option})"
         )
     same = stamp["analysis"] == analysis and all(stamp.get(k) == v for k, v in (resume or {}).items())
     if resume is not None and same:
@@ -304,7 +307,7 @@ def prepare_output_dir(
         what = f"`bonequality {stamp['analysis']}`"
         when = f" of {stamp['written']}" if stamp.get("written") else ""
         raise OutputFolderError(
-            f"{option} {given} holds the results of an earlier {what} run{when}; give --overwrite "
+            f"{option} {given} holds the results of an earlier {what} run{when}; use {overwrite_option} "
             "to replace them or choose another folder"
         )
     foreign = _foreign(path, stamp)
@@ -428,6 +431,8 @@ def atomic_output_dir(
     *,
     inputs: Iterable = (),
     overwrite: bool = False,
+    option: str = "--out",
+    overwrite_option: str = "--overwrite",
 ) -> Iterator[Path]:
     """The results folder ``target`` of ``analysis``: checked, staged, stamped, swapped in whole.
 
@@ -437,13 +442,21 @@ def atomic_output_dir(
     ``target`` from an earlier run only with ``overwrite``). On any exception nothing at
     ``target`` changes and a ``target`` that did not exist is not created.
 
+    ``option`` and ``overwrite_option`` name the folder and the overwrite switch in messages.
+
     Raises
     ------
     OutputFolderError
         See :func:`prepare_output_dir`.
     """
     inputs = tuple(_paths(inputs))
-    checks = {"analysis": analysis, "inputs": inputs, "overwrite": overwrite}
+    checks = {
+        "analysis": analysis,
+        "inputs": inputs,
+        "overwrite": overwrite,
+        "option": option,
+        "overwrite_option": overwrite_option,
+    }
     path = prepare_output_dir(target, **checks)
     with atomic_replace_dir(path) as stage:
         yield stage

@@ -35,6 +35,7 @@ class CementPanel(MaskPanel):
 
     PREFIX = "cement"
     SUBFOLDER = "cement"
+    ANALYSIS = "cement"
     TABLES = ("table", "zones")
     WHAT = "cement volumetry"
 
@@ -75,7 +76,7 @@ class CementPanel(MaskPanel):
         from trame.widgets import vuetify3 as v
 
         from ..segmentation import SEGMENT_COLORS
-        from .widgets import export_row, mustache, segment_legend, status_ui
+        from .widgets import mustache, segment_legend, status_ui
 
         self.source_ui()
         v.VSelect(
@@ -100,4 +101,4 @@ class CementPanel(MaskPanel):
             v_if=(f"{self.key('zones')}.rows.length",),
         )
         table_widget(self.key("zones"), test_id="bq-cement-zones")
-        export_row(self.key("export_dir"), self.export)
+        self.exporter.ui(self.export)

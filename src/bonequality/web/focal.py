@@ -42,6 +42,7 @@ class FocalPanel(MaskPanel):
 
     PREFIX = "focal"
     SUBFOLDER = "focal_defect"
+    ANALYSIS = "focal-defect"
     WHAT = "the focal-defect analysis"
 
     def __init__(self, server, web_scene, views, jobs):
@@ -106,7 +107,7 @@ class FocalPanel(MaskPanel):
         from trame.widgets import html
         from trame.widgets import vuetify3 as v
 
-        from .widgets import export_row, mustache, status_ui, thermal_legend
+        from .widgets import mustache, status_ui, thermal_legend
 
         self.source_ui()
         with html.Div(classes="d-flex ga-2 my-2"):
@@ -163,4 +164,4 @@ class FocalPanel(MaskPanel):
             id="bq-focal-calibration",
         )
         table_widget(self.key("table"), test_id="bq-focal-table")
-        export_row(self.key("export_dir"), self.export)
+        self.exporter.ui(self.export)

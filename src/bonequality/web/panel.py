@@ -8,11 +8,9 @@ message in the page; the previous results stay.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..errors import InputFileError
 from ..mrml.logic_cement import body_source_from_nodes
-from ..outputs import atomic_output_dir
+from .export import Exporter
 from .tables import empty_table
 
 __all__ = ["SOURCES", "MaskPanel", "mask_node_for"]
@@ -38,13 +36,15 @@ class MaskPanel:
     """Base of a panel whose analysis takes the vertebral body from a mask.
 
     Subclasses set :attr:`PREFIX` (state keys ``<PREFIX>_...``), :attr:`SUBFOLDER` (export
-    folder), :attr:`TABLES` (state keys of the result tables) and :attr:`WHAT` (the
-    analysis, for messages), and implement ``_inputs()``, ``_compute(inputs, progress)``
+    folder), :attr:`ANALYSIS` (the CLI command, stamped on the export), :attr:`TABLES`
+    (state keys of the result tables) and :attr:`WHAT` (the analysis, for messages), and
+    implement ``_inputs()``, ``_compute(inputs, progress)``
     and ``_apply(result, inputs)``.
     """
 
     PREFIX = ""
     SUBFOLDER = ""
+    ANALYSIS = ""
     TABLES: tuple[str, ...] = ("table",)
     WHAT = "the analysis"
 
@@ -55,7 +55,7 @@ class MaskPanel:
         self.inputs = None
         self.state[self.key("source")] = source
         self.state[self.key("mask_path")] = web_scene.mask_paths.get(SOURCES[source], "")
-        self.state[self.key("export_dir")] = ""
+        self.exporter = Exporter(self.state, self.PREFIX)
         for name in self.TABLES:
             self.state[self.key(name)] = empty_table()
 
@@ -105,18 +105,17 @@ class MaskPanel:
 
     async def export(self) -> None:
         """Write the CLI's files (``summary.json``, tables, ``report.png``) to ``<folder>/<SUBFOLDER>``."""
-        folder = str(self.state[self.key("export_dir")] or "").strip()
         result, inputs = self.result, self.inputs
-        if not folder or result is None:
-            message = "export folder: type the folder to write the results to."
-            self.jobs.show_error(InputFileError(message if not folder else f"export: run {self.WHAT} first."))
+        try:
+            if result is None and self.exporter.folder:
+                raise InputFileError(f"export: run {self.WHAT} first.")
+            part = (self.SUBFOLDER, self.ANALYSIS, lambda stage: result.write(stage, inputs))
+            ws = self.web_scene
+            job = self.exporter.job([part], [ws.ct_path, *ws.mask_paths.values()])
+        except Exception as exc:  # a message in the page
+            self.jobs.show_error(exc)
             return
-
-        def write(_progress):
-            with atomic_output_dir(Path(folder) / self.SUBFOLDER) as stage:
-                result.write(stage, inputs)
-
-        await self.jobs.run(write, lambda _none: None, label=f"export to {folder}")
+        await self.jobs.run(job, lambda _written: None, label=f"export to {self.exporter.folder}")
 
     def source_ui(self) -> None:
         """The body source selector and the mask path row with "Apply"."""

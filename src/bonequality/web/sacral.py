@@ -19,15 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 
 from ..colors import THERMAL_RANGE_HU
 from ..errors import InputFileError
 from ..landmarks import read_mrk_json, required_labels, write_mrk_json
 from ..mrml.logic_sacral import CorridorSession, SacroplastySession, corridor_tables, sacroplasty_table
 from ..mrml.markups import control_point_index, guided_landmarks_node, landmarks_from_node
-from ..outputs import atomic_output_dir
 from ..validation import check_bone_threshold
+from .export import Exporter
 from .plots import profile_png
 from .tables import empty_table, frame_to_state, table_widget
 
@@ -91,7 +90,7 @@ class SacralPanel:
         s[_key("live")] = True
         s[_key("thermal")] = True
         s[_key("path")] = str(landmarks_path or "")
-        s[_key("export_dir")] = ""
+        self.exporter = Exporter(s, PREFIX)
         s[_key("regions")] = empty_table()
         s[_key("summary")] = empty_table()
         s[_key("plan")] = empty_table()
@@ -361,30 +360,25 @@ class SacralPanel:
 
     async def export(self) -> None:
         """Write the CLI's files (``summary.json``, profiles, ``report.png``) under the folder named."""
-        folder = str(self.state[_key("export_dir")] or "").strip()
         corridor, plan = self.corridors.result, self.sacroplasty.plan
         try:
-            if not folder:
-                raise InputFileError("export folder: type the folder to write the results to.")
-            if corridor is None and plan is None:
+            if corridor is None and plan is None and self.exporter.folder:
                 raise InputFileError("export: place the landmarks and analyse first.")
-            inputs = self.export_inputs()
+            corridor_inputs, plan_inputs = self.export_inputs()
+            parts = [
+                (sub, sub, lambda stage, r=result, i=inp: r.write(stage, i))
+                for sub, result, inp in (
+                    ("corridors", corridor, corridor_inputs),
+                    ("sacroplasty", plan, plan_inputs),
+                )
+                if result is not None
+            ]
+            ws = self.web_scene
+            job = self.exporter.job(parts, [ws.ct_path, *ws.mask_paths.values(), self.landmarks_path])
         except Exception as exc:  # a message in the page
             self.jobs.show_error(exc)
             return
-
-        def write(progress):
-            written = []
-            for sub, result, inp in (("corridors", corridor, inputs[0]), ("sacroplasty", plan, inputs[1])):
-                if result is None:
-                    continue
-                progress(len(written) / 2, f"writing {sub}")
-                with atomic_output_dir(Path(folder) / sub) as stage:
-                    result.write(stage, inp)
-                written.append(sub)
-            return written
-
-        await self.jobs.run(write, lambda _written: None, label=f"export to {folder}")
+        await self.jobs.run(job, lambda _written: None, label=f"export to {self.exporter.folder}")
 
     # ---------------------------------------------------------------- UI
     def ui(self) -> None:
@@ -392,7 +386,7 @@ class SacralPanel:
         from trame.widgets import html
         from trame.widgets import vuetify3 as v
 
-        from .widgets import export_row, mustache, path_row, status_ui, thermal_legend
+        from .widgets import mustache, path_row, status_ui, thermal_legend
 
         with html.Div(classes="text-body-2 mb-2", id="bq-sacral-next"):
             html.Span("Next landmark: ", v_if=(f"{_key('next_label')}",))
@@ -462,4 +456,4 @@ class SacralPanel:
         html.Img(src=(_key("plot"),), v_if=(_key("plot"),), style="width: 100%", id="bq-sacral-plot")
         html.Div("Sacroplasty: needle trajectories", classes="text-subtitle-2 mt-2")
         table_widget(_key("plan"), test_id="bq-sacroplasty-table")
-        export_row(_key("export_dir"), self.export)
+        self.exporter.ui(self.export)
