@@ -47,3 +47,17 @@ def test_cement_table_equals_the_cli(cemented, tmp_path):
         error = page.wait_for_selector("#bq-cement-error", timeout=10_000)
         assert "missing.nrrd" in error.inner_text()
         assert table(page, "bq-cement-table") == rows
+        # Export at the bottom of the panel, twice: the refusal is shown where the user is
+        # (the panel's messages stick to its top) and the first export's files stay.
+        page.fill("#bq-cement-export-dir", str(tmp_path / "export"))
+        page.click("#bq-cement-export-dir-export")
+        info = page.wait_for_selector("#bq-cement-info:has-text('done')", timeout=60_000)
+        assert "export to" in info.inner_text()
+        assert (tmp_path / "export" / "cement" / "summary.json").exists()
+        page.click("#bq-cement-export-dir-export")
+        error = page.wait_for_selector("#bq-cement-error:has-text('Replace earlier export')", timeout=30_000)
+        box, export_button = error.bounding_box(), page.locator("#bq-cement-export-dir-export").bounding_box()
+        assert box["y"] > 0
+        assert box["y"] + box["height"] <= page.viewport_size["height"]
+        assert export_button["y"] <= page.viewport_size["height"]
+        assert table(page, "bq-cement-table") == rows

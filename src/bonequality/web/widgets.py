@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 __all__ = [
-    "export_row",
     "mustache",
     "path_row",
     "segment_legend",
@@ -19,32 +18,39 @@ def mustache(expression: str) -> str:
 
 
 def status_ui(prefix: str, cancel) -> None:
-    """Progress bar with Cancel while ``<prefix>_busy``; the error (red) and info messages."""
+    """Progress bar with Cancel while ``<prefix>_busy``; the error (red) and info messages.
+
+    They stick to the top of the panel as it scrolls, so the message of an action at the
+    bottom (Export) is seen where the user is.
+    """
     from trame.widgets import html
     from trame.widgets import vuetify3 as v
 
-    with html.Div(v_if=(f"{prefix}_busy",), classes="my-2", id=f"bq-{prefix}-progress"):
-        html.Div(mustache(f"{prefix}_progress_text"), classes="text-caption")
-        with html.Div(classes="d-flex align-center ga-2"):
-            v.VProgressLinear(model_value=(f"{prefix}_progress",), height=6, color="primary")
-            v.VBtn("Cancel", click=cancel, size="x-small", id=f"bq-{prefix}-cancel")
-    v.VAlert(
-        mustache(f"{prefix}_error"),
-        v_if=(f"{prefix}_error",),
-        type="error",
-        density="compact",
-        classes="my-2 text-caption",
-        id=f"bq-{prefix}-error",
-    )
-    v.VAlert(
-        mustache(f"{prefix}_info"),
-        v_if=(f"{prefix}_info",),
-        type="info",
-        density="compact",
-        variant="tonal",
-        classes="my-2 text-caption",
-        id=f"bq-{prefix}-info",
-    )
+    with html.Div(
+        classes="bg-surface", style="position: sticky; top: 0; z-index: 3", id=f"bq-{prefix}-status"
+    ):
+        with html.Div(v_if=(f"{prefix}_busy",), classes="py-2", id=f"bq-{prefix}-progress"):
+            html.Div(mustache(f"{prefix}_progress_text"), classes="text-caption")
+            with html.Div(classes="d-flex align-center ga-2"):
+                v.VProgressLinear(model_value=(f"{prefix}_progress",), height=6, color="primary")
+                v.VBtn("Cancel", click=cancel, size="x-small", id=f"bq-{prefix}-cancel")
+        v.VAlert(
+            mustache(f"{prefix}_error"),
+            v_if=(f"{prefix}_error",),
+            type="error",
+            density="compact",
+            classes="my-2 text-caption",
+            id=f"bq-{prefix}-error",
+        )
+        v.VAlert(
+            mustache(f"{prefix}_info"),
+            v_if=(f"{prefix}_info",),
+            type="info",
+            density="compact",
+            variant="tonal",
+            classes="my-2 text-caption",
+            id=f"bq-{prefix}-info",
+        )
 
 
 def path_row(key: str, label: str, buttons) -> None:
@@ -57,14 +63,6 @@ def path_row(key: str, label: str, buttons) -> None:
     with html.Div(classes="d-flex ga-2 my-1"):
         for text, callback in buttons:
             v.VBtn(text, click=callback, size="small", id=f"bq-{element}-{text.lower()}")
-
-
-def export_row(key: str, export) -> None:
-    """The export folder field and its button (the CLI's files are written there)."""
-    from trame.widgets import html
-
-    html.Div("Export the CLI's files (summary.json, tables, report.png)", classes="text-subtitle-2 mt-3")
-    path_row(key, "Export folder", [("Export", export)])
 
 
 def thermal_gradient_css() -> str:
