@@ -107,7 +107,7 @@ class MaskPanel:
         """Write the CLI's files (``summary.json``, tables, ``report.png``) to ``<folder>/<SUBFOLDER>``."""
         result, inputs = self.result, self.inputs
         try:
-            if result is None and self.exporter.folder:
+            if result is None:
                 raise InputFileError(f"export: run {self.WHAT} first.")
             part = (self.SUBFOLDER, self.ANALYSIS, lambda stage: result.write(stage, inputs))
             ws = self.web_scene

@@ -362,7 +362,7 @@ class SacralPanel:
         """Write the CLI's files (``summary.json``, profiles, ``report.png``) under the folder named."""
         corridor, plan = self.corridors.result, self.sacroplasty.plan
         try:
-            if corridor is None and plan is None and self.exporter.folder:
+            if corridor is None and plan is None:
                 raise InputFileError("export: place the landmarks and analyse first.")
             corridor_inputs, plan_inputs = self.export_inputs()
             parts = [
