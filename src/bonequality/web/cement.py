@@ -34,7 +34,6 @@ class CementPanel(MaskPanel):
     """State, actions and UI of the CementVolume panel."""
 
     PREFIX = "cement"
-    SUBFOLDER = "cement"
     ANALYSIS = "cement"
     TABLES = ("table", "zones")
     WHAT = "cement volumetry"

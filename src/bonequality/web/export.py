@@ -1,7 +1,7 @@
 """A panel's "Export": the CLI's files in the folder the user names, under the CLI's folder rules.
 
-Each analysis goes to its own subfolder (``corridors``, ``sacroplasty``, ``cement``,
-``focal_defect``), written as ``bonequality <analysis> --out`` writes it
+Each analysis goes to its own subfolder, named after its CLI command (``corridors``,
+``sacroplasty``, ``cement``, ``focal_defect``), written as ``bonequality <analysis> --out`` writes it
 (:func:`bonequality.outputs.atomic_output_dir`): stamped with the analysis, never into or
 inside an input, never over files bonequality did not write, and over an earlier export
 only when the panel's "Replace earlier export" switch is on. Every subfolder is checked
@@ -22,8 +22,13 @@ __all__ = ["REPLACE_SWITCH", "Exporter"]
 #: The switch that allows replacing an earlier export, as messages name it.
 REPLACE_SWITCH = "the 'Replace earlier export' switch"
 
-#: One part of an export: (subfolder, analysis name, write(stage folder)).
-Part = tuple[str, str, Callable[[Path], None]]
+#: One part of an export: (the analysis's CLI command, write(stage folder)).
+Part = tuple[str, Callable[[Path], None]]
+
+
+def subfolder(analysis: str) -> str:
+    """The export subfolder of ``analysis`` (its CLI command): ``focal-defect`` -> ``focal_defect``."""
+    return analysis.replace("-", "_")
 
 
 class Exporter:
@@ -60,15 +65,15 @@ class Exporter:
             "option": "export folder",
             "overwrite_option": REPLACE_SWITCH,
         }
-        for sub, analysis, _write in parts:
-            prepare_output_dir(Path(folder) / sub, analysis, **checks)
+        for analysis, _write in parts:
+            prepare_output_dir(Path(folder) / subfolder(analysis), analysis, **checks)
 
         def write_all(progress) -> list[str]:
-            for i, (sub, analysis, write) in enumerate(parts):
-                progress(i / len(parts), f"writing {sub}")
-                with atomic_output_dir(Path(folder) / sub, analysis, **checks) as stage:
+            for i, (analysis, write) in enumerate(parts):
+                progress(i / len(parts), f"writing {subfolder(analysis)}")
+                with atomic_output_dir(Path(folder) / subfolder(analysis), analysis, **checks) as stage:
                     write(stage)
-            return [sub for sub, _a, _w in parts]
+            return [subfolder(analysis) for analysis, _w in parts]
 
         return write_all
 

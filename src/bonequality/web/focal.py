@@ -41,7 +41,6 @@ class FocalPanel(MaskPanel):
     """State, actions and UI of the FocalDefect panel."""
 
     PREFIX = "focal"
-    SUBFOLDER = "focal_defect"
     ANALYSIS = "focal-defect"
     WHAT = "the focal-defect analysis"
 

@@ -35,15 +35,13 @@ def mask_node_for(web_scene, role: str, path: str):
 class MaskPanel:
     """Base of a panel whose analysis takes the vertebral body from a mask.
 
-    Subclasses set :attr:`PREFIX` (state keys ``<PREFIX>_...``), :attr:`SUBFOLDER` (export
-    folder), :attr:`ANALYSIS` (the CLI command, stamped on the export), :attr:`TABLES`
-    (state keys of the result tables) and :attr:`WHAT` (the analysis, for messages), and
-    implement ``_inputs()``, ``_compute(inputs, progress)``
-    and ``_apply(result, inputs)``.
+    Subclasses set :attr:`PREFIX` (state keys ``<PREFIX>_...``), :attr:`ANALYSIS` (the
+    CLI command: the export's subfolder and stamp), :attr:`TABLES` (state keys of the
+    result tables) and :attr:`WHAT` (the analysis, for messages), and implement
+    ``_inputs()``, ``_compute(inputs, progress)`` and ``_apply(result, inputs)``.
     """
 
     PREFIX = ""
-    SUBFOLDER = ""
     ANALYSIS = ""
     TABLES: tuple[str, ...] = ("table",)
     WHAT = "the analysis"
@@ -104,14 +102,13 @@ class MaskPanel:
         await self.jobs.run(lambda progress: self._compute(inputs, progress), apply, label=self.WHAT)
 
     async def export(self) -> None:
-        """Write the CLI's files (``summary.json``, tables, ``report.png``) to ``<folder>/<SUBFOLDER>``."""
+        """Write the CLI's files (``summary.json``, tables, ``report.png``) to the analysis's subfolder."""
         result, inputs = self.result, self.inputs
         try:
             if result is None:
                 raise InputFileError(f"export: run {self.WHAT} first.")
-            part = (self.SUBFOLDER, self.ANALYSIS, lambda stage: result.write(stage, inputs))
-            ws = self.web_scene
-            job = self.exporter.job([part], [ws.ct_path, *ws.mask_paths.values()])
+            part = (self.ANALYSIS, lambda stage: result.write(stage, inputs))
+            job = self.exporter.job([part], self.web_scene.input_paths())
         except Exception as exc:  # a message in the page
             self.jobs.show_error(exc)
             return

@@ -366,15 +366,14 @@ class SacralPanel:
                 raise InputFileError("export: place the landmarks and analyse first.")
             corridor_inputs, plan_inputs = self.export_inputs()
             parts = [
-                (sub, sub, lambda stage, r=result, i=inp: r.write(stage, i))
-                for sub, result, inp in (
+                (analysis, lambda stage, r=result, i=inp: r.write(stage, i))
+                for analysis, result, inp in (
                     ("corridors", corridor, corridor_inputs),
                     ("sacroplasty", plan, plan_inputs),
                 )
                 if result is not None
             ]
-            ws = self.web_scene
-            job = self.exporter.job(parts, [ws.ct_path, *ws.mask_paths.values(), self.landmarks_path])
+            job = self.exporter.job(parts, [*self.web_scene.input_paths(), self.landmarks_path])
         except Exception as exc:  # a message in the page
             self.jobs.show_error(exc)
             return

@@ -106,6 +106,10 @@ class WebScene:
         self.surface_node = None
         self._ct_volume: Volume | None = None
 
+    def input_paths(self) -> list[str]:
+        """The files the page read: the CT and the masks (exports never go into or over them)."""
+        return [p for p in (self.ct_path, *self.mask_paths.values()) if p]
+
     # ------------------------------------------------------------------ CT
     @property
     def ct_volume(self) -> Volume:
