@@ -9,7 +9,7 @@ import asyncio
 import json
 
 import pytest
-from web_support import require_web
+from web_support import in_process_app
 
 from bonequality.cli import main
 from bonequality.outputs import STAMP
@@ -37,13 +37,10 @@ def _cancelled_run(panel) -> None:
 
 
 def test_cement_export_equals_the_cli_and_cancel_keeps_the_results(tmp_path):
-    require_web()
-    from bonequality.web.app import BoneQualityApp
-    from bonequality.web.scene import read_inputs
 
     paths = write_phantom(make_phantom("cemented-vertebra"), tmp_path / "cement" / "cemented.nrrd")
     inputs = _files(paths["image"].parent)
-    app = BoneQualityApp(read_inputs(paths["image"]))
+    app = in_process_app(paths["image"])
     state, panel = app.state, app.cement
     state.cement_mask_path = str(paths["mask:vertebra"])
     asyncio.run(panel.run())
@@ -107,12 +104,9 @@ def test_cement_export_equals_the_cli_and_cancel_keeps_the_results(tmp_path):
 
 
 def test_sacral_export_writes_both_analyses_or_nothing(tmp_path):
-    require_web()
-    from bonequality.web.app import BoneQualityApp
-    from bonequality.web.scene import read_inputs
 
     paths = write_phantom(make_pelvis(spacing=(1.5, 1.5, 1.5)), tmp_path / "pelvis.nrrd")
-    app = BoneQualityApp(read_inputs(paths["image"], landmarks_path=paths["landmarks"]))
+    app = in_process_app(paths["image"], paths["landmarks"])
     state, panel = app.state, app.sacral
     assert panel._analyze(live=False) == ["corridors", "sacroplasty"]
     clis = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from web_support import require_web
+from web_support import in_process_app, require_web
 
 from bonequality.phantoms import make_phantom, write_phantom
 
@@ -13,12 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_focal_panel_shows_the_map_table_and_calibration_and_keeps_them_on_bad_input(tmp_path):
-    require_web()
-    from bonequality.web.app import BoneQualityApp
-    from bonequality.web.scene import read_inputs
 
     paths = write_phantom(make_phantom("vertebra"), tmp_path / "vertebra.nrrd")
-    app = BoneQualityApp(read_inputs(paths["image"]))
+    app = in_process_app(paths["image"])
     state = app.state
     state.focal_source = "body mask"
     state.focal_mask_path = str(paths["mask:body"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from web_support import require_web
+from web_support import in_process_app
 
 from bonequality.phantoms import write_phantom
 from bonequality.phantoms.pelvis import make_pelvis
@@ -19,13 +19,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_sacral_sessions_use_the_pages_ct_and_give_the_cli_numbers(tmp_path):
-    require_web()
     from bonequality.cli import main
-    from bonequality.web.app import BoneQualityApp
-    from bonequality.web.scene import read_inputs
 
     paths = write_phantom(make_pelvis(spacing=(1.5, 1.5, 1.5)), tmp_path / "pelvis.nrrd")
-    app = BoneQualityApp(read_inputs(paths["image"], landmarks_path=paths["landmarks"]))
+    app = in_process_app(paths["image"], paths["landmarks"])
     ws, panel = app.web_scene, app.sacral
     assert panel._analyze(live=False) == ["corridors", "sacroplasty"]
     ct = ws.ct_volume

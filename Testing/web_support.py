@@ -63,6 +63,15 @@ def require_web() -> None:
         pytest.skip(reason)
 
 
+def in_process_app(image, landmarks=None):
+    """``bonequality view``'s application on ``image``, driven in process (no browser, no server loop)."""
+    require_web()
+    from bonequality.web.app import BoneQualityApp
+    from bonequality.web.scene import read_inputs
+
+    return BoneQualityApp(read_inputs(image, landmarks_path=landmarks))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
